@@ -1,0 +1,337 @@
+//! Export of trained generators to ONNX (opset 17), written with `onnx-protobuf`.
+//!
+//! The file carries the [`ModelContract`] in `metadata_props`; inputs and outputs follow it:
+//! `z` float32 `[N, latent]` and `image` float32 `[N, C, H, W]`, `N` dynamic.
+
+use std::path::Path;
+
+use burn::prelude::*;
+use onnx_protobuf::tensor_proto::DataType;
+use onnx_protobuf::tensor_shape_proto::{dimension, Dimension};
+use onnx_protobuf::{
+    attribute_proto::AttributeType, type_proto, AttributeProto, GraphProto, Message, ModelProto,
+    NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorProto, TensorShapeProto,
+    TypeProto, ValueInfoProto,
+};
+use protobuf::{EnumOrUnknown, MessageField};
+
+use gan_runtime::contract::{INPUT_LATENT, OUTPUT_IMAGE};
+use gan_runtime::ModelContract;
+
+use crate::model::linear_weights;
+use crate::model::mlp::{MlpGenerator, LEAKY_SLOPE};
+
+/// ONNX opset the exported graphs use.
+pub const OPSET: i64 = 17;
+/// ONNX IR version matching [`OPSET`].
+pub const IR_VERSION: i64 = 8;
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The contract does not describe this generator.
+    #[error("contract does not match the generator: {0}")]
+    Contract(String),
+    /// Serialization failed.
+    #[error("cannot serialize the ONNX model: {0}")]
+    Encode(#[from] protobuf::Error),
+    /// Writing the file failed (the message names the path).
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Builds the ONNX model of an MLP generator.
+pub fn mlp_to_onnx<B: Backend>(
+    g: &MlpGenerator<B>,
+    contract: &ModelContract,
+) -> Result<ModelProto, ExportError> {
+    let shape = g.shape();
+    if contract.latent_dim != g.latent_dim()
+        || (contract.channels, contract.height, contract.width)
+            != (shape.channels, shape.height, shape.width)
+        || contract.is_conditional()
+    {
+        return Err(ExportError::Contract(format!(
+            "generator is latent {} -> {}x{}x{}, unconditional; contract says latent {} -> {}x{}x{}, {} classes",
+            g.latent_dim(),
+            shape.channels,
+            shape.height,
+            shape.width,
+            contract.latent_dim,
+            contract.channels,
+            contract.height,
+            contract.width,
+            contract.num_classes
+        )));
+    }
+    let mut graph = GraphBuilder::default();
+    let mut x = INPUT_LATENT.to_string();
+    let last = g.layers.len() - 1;
+    for (i, layer) in g.layers.iter().enumerate() {
+        let (dims, w, b) = linear_weights(layer);
+        let wn = graph.initializer(&format!("fc{i}.weight"), &dims, &w);
+        let bn = graph.initializer(&format!("fc{i}.bias"), &[dims[1]], &b);
+        let h = graph.node("Gemm", &[&x, &wn, &bn], &format!("fc{i}"), vec![]);
+        x = if i < last {
+            graph.node(
+                "LeakyRelu",
+                &[&h],
+                &format!("act{i}"),
+                vec![attr_f("alpha", LEAKY_SLOPE as f32)],
+            )
+        } else {
+            graph.node("Tanh", &[&h], "tanh", vec![])
+        };
+    }
+    let target = graph.initializer_i64(
+        "image_shape",
+        &[
+            -1,
+            shape.channels as i64,
+            shape.height as i64,
+            shape.width as i64,
+        ],
+    );
+    graph.node_named("Reshape", &[&x, &target], OUTPUT_IMAGE, vec![]);
+
+    let inputs = vec![value_info(
+        INPUT_LATENT,
+        DataType::FLOAT,
+        &[Dim::Param("N"), Dim::Value(contract.latent_dim as i64)],
+    )];
+    let outputs = vec![value_info(
+        OUTPUT_IMAGE,
+        DataType::FLOAT,
+        &[
+            Dim::Param("N"),
+            Dim::Value(shape.channels as i64),
+            Dim::Value(shape.height as i64),
+            Dim::Value(shape.width as i64),
+        ],
+    )];
+    Ok(graph.finish("mlp_generator", inputs, outputs, contract))
+}
+
+/// Writes `model` to `path` atomically.
+pub fn save(model: &ModelProto, path: &Path) -> Result<(), ExportError> {
+    let bytes = model.write_to_bytes()?;
+    gan_runtime::write_atomic(path, |w| w.write_all(&bytes))?;
+    Ok(())
+}
+
+enum Dim {
+    Param(&'static str),
+    Value(i64),
+}
+
+fn value_info(name: &str, ty: DataType, dims: &[Dim]) -> ValueInfoProto {
+    let shape = TensorShapeProto {
+        dim: dims
+            .iter()
+            .map(|d| Dimension {
+                value: Some(match d {
+                    Dim::Param(p) => dimension::Value::DimParam(p.to_string()),
+                    Dim::Value(v) => dimension::Value::DimValue(*v),
+                }),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    ValueInfoProto {
+        name: name.to_string(),
+        type_: MessageField::some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: ty as i32,
+                shape: MessageField::some(shape),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn attr_f(name: &str, f: f32) -> AttributeProto {
+    AttributeProto {
+        name: name.to_string(),
+        type_: EnumOrUnknown::new(AttributeType::FLOAT),
+        f,
+        ..Default::default()
+    }
+}
+
+/// Accumulates nodes and initializers of one graph.
+#[derive(Default)]
+struct GraphBuilder {
+    nodes: Vec<NodeProto>,
+    initializers: Vec<TensorProto>,
+}
+
+impl GraphBuilder {
+    fn initializer(&mut self, name: &str, dims: &[usize], data: &[f32]) -> String {
+        self.initializers.push(TensorProto {
+            name: name.to_string(),
+            dims: dims.iter().map(|&d| d as i64).collect(),
+            data_type: DataType::FLOAT as i32,
+            raw_data: data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ..Default::default()
+        });
+        name.to_string()
+    }
+
+    fn initializer_i64(&mut self, name: &str, data: &[i64]) -> String {
+        self.initializers.push(TensorProto {
+            name: name.to_string(),
+            dims: vec![data.len() as i64],
+            data_type: DataType::INT64 as i32,
+            raw_data: data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ..Default::default()
+        });
+        name.to_string()
+    }
+
+    /// Adds a node named `name` whose output is `name:0`; returns the output name.
+    fn node(
+        &mut self,
+        op: &str,
+        inputs: &[&str],
+        name: &str,
+        attrs: Vec<AttributeProto>,
+    ) -> String {
+        let out = format!("{name}:0");
+        self.push(op, inputs, name, &out, attrs);
+        out
+    }
+
+    /// Adds a node whose output has the given (graph output) name.
+    fn node_named(&mut self, op: &str, inputs: &[&str], output: &str, attrs: Vec<AttributeProto>) {
+        self.push(op, inputs, output, output, attrs);
+    }
+
+    fn push(
+        &mut self,
+        op: &str,
+        inputs: &[&str],
+        name: &str,
+        output: &str,
+        attrs: Vec<AttributeProto>,
+    ) {
+        self.nodes.push(NodeProto {
+            name: name.to_string(),
+            op_type: op.to_string(),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: vec![output.to_string()],
+            attribute: attrs,
+            ..Default::default()
+        });
+    }
+
+    fn finish(
+        self,
+        name: &str,
+        inputs: Vec<ValueInfoProto>,
+        outputs: Vec<ValueInfoProto>,
+        contract: &ModelContract,
+    ) -> ModelProto {
+        let graph = GraphProto {
+            name: name.to_string(),
+            node: self.nodes,
+            initializer: self.initializers,
+            input: inputs,
+            output: outputs,
+            ..Default::default()
+        };
+        ModelProto {
+            ir_version: IR_VERSION,
+            opset_import: vec![OperatorSetIdProto {
+                domain: String::new(),
+                version: OPSET,
+                ..Default::default()
+            }],
+            producer_name: "gan-trainer".into(),
+            producer_version: env!("CARGO_PKG_VERSION").into(),
+            doc_string: format!(
+                "GAN generator ({}), trained on {} for {} steps. Input `z`: float32 [N, {}] from N(0,1); output `image`: float32 [N, {}, {}, {}] in [{}, {}].",
+                contract.arch,
+                contract.dataset,
+                contract.train_steps,
+                contract.latent_dim,
+                contract.channels,
+                contract.height,
+                contract.width,
+                contract.output_range.0,
+                contract.output_range.1
+            ),
+            graph: MessageField::some(graph),
+            metadata_props: contract
+                .to_metadata()
+                .into_iter()
+                .map(|(key, value)| StringStringEntryProto {
+                    key,
+                    value,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ImageShape;
+    use crate::train::InferBackend;
+    use rand::SeedableRng;
+
+    fn tiny() -> (MlpGenerator<InferBackend>, ModelContract) {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        let shape = ImageShape {
+            channels: 1,
+            height: 2,
+            width: 3,
+        };
+        let g = MlpGenerator::new(4, shape, &mut rng, &Default::default());
+        (g, ModelContract::new(4, 1, 2, 3))
+    }
+
+    #[test]
+    fn graph_has_contract_and_dynamic_batch() {
+        let (g, c) = tiny();
+        let m = mlp_to_onnx(&g, &c).unwrap();
+        assert_eq!(m.opset_import[0].version, OPSET);
+        let graph = m.graph.as_ref().unwrap();
+        assert_eq!(graph.input[0].name, "z");
+        assert_eq!(graph.output[0].name, "image");
+        let ops: Vec<&str> = graph.node.iter().map(|n| n.op_type.as_str()).collect();
+        assert_eq!(
+            ops,
+            [
+                "Gemm",
+                "LeakyRelu",
+                "Gemm",
+                "LeakyRelu",
+                "Gemm",
+                "LeakyRelu",
+                "Gemm",
+                "Tanh",
+                "Reshape"
+            ]
+        );
+        let meta: std::collections::HashMap<_, _> = m
+            .metadata_props
+            .iter()
+            .map(|e| (e.key.clone(), e.value.clone()))
+            .collect();
+        let back = ModelContract::from_metadata(|k| meta.get(k).cloned()).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn mismatched_contract_is_refused() {
+        let (g, _) = tiny();
+        let e = mlp_to_onnx(&g, &ModelContract::new(5, 1, 2, 3)).unwrap_err();
+        assert!(e.to_string().contains("latent 4"), "{e}");
+    }
+}

@@ -1,0 +1,30 @@
+//! # gan-trainer
+//!
+//! Trains GAN generators with [burn](https://burn.dev) (ndarray CPU backend + autodiff) and
+//! exports them to ONNX with their contract in the metadata, ready for `gan-runtime`.
+//!
+//! ```no_run
+//! use gan_trainer::{data, export, run};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dataset = data::load_dir("../shared/data/fashion-mnist".as_ref())?;
+//! let options = run::RunOptions {
+//!     config: Default::default(), // batch 128, Adam(2e-4, beta1 0.5), latent 100, seed 0
+//!     steps: 500,
+//!     out_dir: "out".into(),
+//!     sample_every: 100,
+//!     progress: true,
+//!     dataset_name: "fashion-mnist".into(),
+//! };
+//! let result = run::run(&options, &dataset)?;
+//! let model = export::mlp_to_onnx(&result.trainer.generator(), &result.contract("fashion-mnist"))?;
+//! export::save(&model, "generator.onnx".as_ref())?;
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod data;
+pub mod export;
+pub mod model;
+pub mod run;
+pub mod train;

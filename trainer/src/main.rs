@@ -1,0 +1,131 @@
+//! `trainer`: train a GAN on image data and export the generator to ONNX.
+//!
+//! ```text
+//! trainer --data ../shared/data/fashion-mnist --steps 5000 --export generator.onnx
+//! ```
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+
+use gan_trainer::train::TrainConfig;
+use gan_trainer::{data, export, run};
+
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    about = "Train a GAN (burn, CPU) and export its generator to ONNX"
+)]
+struct Args {
+    /// Directory with the training images (IDX files: *images-idx3-ubyte[.gz], and labels)
+    #[arg(long)]
+    data: PathBuf,
+    /// Training steps (one D update and one G update each)
+    #[arg(long, default_value_t = 5000)]
+    steps: u64,
+    /// Images per batch
+    #[arg(long, default_value_t = 128)]
+    batch_size: usize,
+    /// Adam learning rate (both networks)
+    #[arg(long, default_value_t = 2e-4)]
+    lr: f64,
+    /// Adam beta1
+    #[arg(long, default_value_t = 0.5)]
+    beta1: f32,
+    /// Latent vector length
+    #[arg(long, default_value_t = 100)]
+    latent_dim: usize,
+    /// Seed of weights, batch order and noise: same seed + same data = same weights
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Directory for sample grids (samples/) and the loss log (losses.csv)
+    #[arg(long, default_value = "out")]
+    out: PathBuf,
+    /// Save a fixed-noise 8x8 sample grid every N steps (0: only at the end)
+    #[arg(long, default_value_t = 500)]
+    sample_every: u64,
+    /// Write the trained generator as ONNX to this file
+    #[arg(long)]
+    export: Option<PathBuf>,
+    /// Dataset name stored in the model [default: the data directory's name]
+    #[arg(long)]
+    dataset_name: Option<String>,
+    /// No progress bar
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    if args.steps == 0 {
+        bail!("--steps must be at least 1");
+    }
+    if !(args.lr > 0.0 && args.lr.is_finite()) {
+        bail!("--lr must be a positive number, got {}", args.lr);
+    }
+    if let Some(path) = &args.export {
+        if path.extension().and_then(|e| e.to_str()) != Some("onnx") {
+            bail!(
+                "--export {}: expected a file name ending in .onnx",
+                path.display()
+            );
+        }
+        // Fail now, not after an hour of training: the directory must be creatable.
+        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| {
+                format!(
+                    "--export {}: cannot create {}",
+                    path.display(),
+                    dir.display()
+                )
+            })?;
+        }
+    }
+    let dataset = data::load_dir(&args.data)
+        .with_context(|| format!("loading training data from --data {}", args.data.display()))?;
+    let dataset_name = args.dataset_name.clone().unwrap_or_else(|| {
+        args.data
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "unknown".into())
+    });
+    eprintln!(
+        "data: {} images {}x{}x{} from {}",
+        dataset.len,
+        dataset.channels,
+        dataset.height,
+        dataset.width,
+        args.data.display()
+    );
+    let options = run::RunOptions {
+        config: TrainConfig {
+            latent_dim: args.latent_dim,
+            batch_size: args.batch_size,
+            lr: args.lr,
+            beta1: args.beta1,
+            seed: args.seed,
+        },
+        steps: args.steps,
+        out_dir: args.out.clone(),
+        sample_every: args.sample_every,
+        progress: !args.quiet,
+        dataset_name: dataset_name.clone(),
+    };
+    let result = run::run(&options, &dataset)?;
+    eprintln!(
+        "trained {} steps in {:.1} s ({:.1} steps/s); samples and losses.csv in {}",
+        args.steps,
+        result.train_seconds,
+        args.steps as f64 / result.train_seconds,
+        args.out.display()
+    );
+    if let Some(path) = &args.export {
+        let contract = result.contract(&dataset_name);
+        let model = export::mlp_to_onnx(&result.trainer.generator(), &contract)?;
+        export::save(&model, path)?;
+        eprintln!("exported generator to {}", path.display());
+    }
+    Ok(())
+}

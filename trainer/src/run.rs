@@ -1,0 +1,177 @@
+//! A whole training run as the `trainer` binary does it: steps with a progress bar, sample
+//! grids of fixed noise, a loss log, and the final export.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use gan_runtime::ModelContract;
+
+use crate::data::Dataset;
+use crate::model::ImageShape;
+use crate::train::{sample_grid, GanTrainer, StepStats, TrainBackend, TrainConfig};
+
+/// Seed of the fixed latents drawn in sample grids (samples `0..64` of it).
+pub const SAMPLE_SEED: u64 = 0;
+/// Images in a sample grid (8 x 8).
+pub const SAMPLE_COUNT: usize = 64;
+
+/// Everything a run needs besides the data.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Hyper-parameters.
+    pub config: TrainConfig,
+    /// Steps to train.
+    pub steps: u64,
+    /// Directory for sample grids and the loss log (created if missing).
+    pub out_dir: PathBuf,
+    /// Save a sample grid every this many steps (0: only at the end).
+    pub sample_every: u64,
+    /// Show a progress bar.
+    pub progress: bool,
+    /// Dataset name recorded in the exported model.
+    pub dataset_name: String,
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Output could not be written (the message names the path).
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// A sample grid could not be written.
+    #[error(transparent)]
+    Image(#[from] gan_runtime::ImageError),
+    /// The options are unusable.
+    #[error("{0}")]
+    Options(String),
+}
+
+/// A finished run: the trained networks and what was measured.
+pub struct RunResult {
+    /// The trainer, holding both networks.
+    pub trainer: GanTrainer<TrainBackend>,
+    /// Stats of every step.
+    pub history: Vec<StepStats>,
+    /// Wall-clock seconds spent in training steps.
+    pub train_seconds: f64,
+}
+
+impl RunResult {
+    /// The contract of the trained generator, as it goes into the ONNX file.
+    pub fn contract(&self, dataset_name: &str) -> ModelContract {
+        let g = self.trainer.generator();
+        let s = g.shape();
+        let mut c = ModelContract::new(g.latent_dim(), s.channels, s.height, s.width);
+        c.dataset = dataset_name.to_string();
+        c.train_steps = self.trainer.step_count();
+        c.arch = "mlp".into();
+        c
+    }
+}
+
+/// Trains on `data` as `options` say.
+pub fn run(options: &RunOptions, data: &Dataset) -> Result<RunResult, RunError> {
+    if options.config.batch_size == 0 {
+        return Err(RunError::Options("--batch-size must be at least 1".into()));
+    }
+    if options.config.latent_dim == 0 {
+        return Err(RunError::Options("--latent-dim must be at least 1".into()));
+    }
+    std::fs::create_dir_all(&options.out_dir).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!(
+                "cannot create output directory {}: {e}",
+                options.out_dir.display()
+            ),
+        )
+    })?;
+    let device = Default::default();
+    let shape = ImageShape {
+        channels: data.channels,
+        height: data.height,
+        width: data.width,
+    };
+    let mut trainer =
+        GanTrainer::<TrainBackend>::new(options.config.clone(), shape, data.len, &device);
+
+    let bar = if options.progress {
+        let bar = ProgressBar::new(options.steps);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} ({per_sec}, eta {eta}) {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+
+    let mut history = Vec::with_capacity(options.steps as usize);
+    let started = Instant::now();
+    for _ in 0..options.steps {
+        let s = trainer.step(data);
+        history.push(s);
+        bar.inc(1);
+        if s.step % 10 == 0 || s.step == options.steps {
+            bar.set_message(format!(
+                "D {:.3} G {:.3} D(real) {:.0}% D(fake) {:.0}%",
+                s.d_loss,
+                s.g_loss,
+                s.d_acc_real * 100.0,
+                s.d_acc_fake * 100.0
+            ));
+        }
+        if options.sample_every > 0 && s.step % options.sample_every == 0 {
+            save_samples(&trainer, &options.out_dir, s.step)?;
+            write_losses(&history, &options.out_dir.join("losses.csv"))?;
+        }
+        if !s.d_loss.is_finite() || !s.g_loss.is_finite() {
+            bar.abandon_with_message(format!("losses became non-finite at step {}", s.step));
+            return Err(RunError::Options(format!(
+                "training diverged at step {}: D loss {}, G loss {} (try a lower --lr)",
+                s.step, s.d_loss, s.g_loss
+            )));
+        }
+    }
+    let train_seconds = started.elapsed().as_secs_f64();
+    bar.finish();
+    save_samples(&trainer, &options.out_dir, trainer.step_count())?;
+    write_losses(&history, &options.out_dir.join("losses.csv"))?;
+    Ok(RunResult {
+        trainer,
+        history,
+        train_seconds,
+    })
+}
+
+/// Writes the fixed-noise grid of step `step` to `out/samples/step_NNNNNN.png` and
+/// `out/samples/latest.png`.
+fn save_samples(t: &GanTrainer<TrainBackend>, out: &Path, step: u64) -> Result<(), RunError> {
+    let dir = out.join("samples");
+    std::fs::create_dir_all(&dir)?;
+    let g = t.generator();
+    let batch = sample_grid(&g, SAMPLE_SEED, SAMPLE_COUNT, &Default::default());
+    let grid = batch.grid(8, 2)?;
+    gan_runtime::save_png(&grid, &dir.join(format!("step_{step:06}.png")))?;
+    gan_runtime::save_png(&grid, &dir.join("latest.png"))?;
+    Ok(())
+}
+
+/// Writes the loss log as CSV, atomically (rewritten whole each time).
+pub fn write_losses(history: &[StepStats], path: &Path) -> std::io::Result<()> {
+    gan_runtime::write_atomic(path, |w| {
+        writeln!(w, "step,d_loss,g_loss,d_acc_real,d_acc_fake")?;
+        for s in history {
+            writeln!(
+                w,
+                "{},{},{},{},{}",
+                s.step, s.d_loss, s.g_loss, s.d_acc_real, s.d_acc_fake
+            )?;
+        }
+        Ok(())
+    })
+}
