@@ -1,9 +1,27 @@
 #!/usr/bin/env bash
-# Installs what the project needs beyond Rust: ONNX Runtime's shared library, from the PyPI
-# wheel `onnxruntime` (the version the `ort` crate wraps), into .venv/. Idempotent.
-# Prints nothing on success but the library path; source scripts/env.sh to use it.
+# Installs what the project needs beyond Rust (idempotent):
+# - OpenBLAS (Debian's libopenblas-dev), which the trainer's burn ndarray backend links for GEMM;
+# - ONNX Runtime's shared library, from the PyPI wheel `onnxruntime` (the version the `ort`
+#   crate wraps), into .venv/.
+# Prints the library path on success; source scripts/env.sh to use it.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+need_debs=()
+for deb in libopenblas-dev pkg-config; do
+  dpkg -s "$deb" >/dev/null 2>&1 || need_debs+=("$deb")
+done
+if [ ${#need_debs[@]} -gt 0 ]; then
+  if ! command -v apt-get >/dev/null; then
+    echo "setup: install OpenBLAS (${need_debs[*]}) with your package manager" >&2
+    exit 1
+  fi
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing ${need_debs[*]} (apt-get)" >&2
+  $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_debs[@]}" >&2
+fi
 ORT_WHEEL_VERSION="1.31.1" # ort 2.0.0-rc.15 wraps ONNX Runtime 1.31
 venv="$root/.venv"
 

@@ -187,18 +187,9 @@ fn parse_header<'a>(
     rank: usize,
 ) -> Result<(Vec<usize>, &'a [u8]), DataError> {
     let header_len = 4 + 4 * rank;
-    if bytes.len() < header_len {
-        return Err(DataError::Format {
-            path: path.into(),
-            problem: format!(
-                "file is {} bytes, shorter than the {header_len}-byte IDX header",
-                bytes.len()
-            ),
-        });
-    }
     let word = |i: usize| u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
-    let found = word(0);
-    if found != magic {
+    // The magic first: a file of the wrong kind is named as such, however short it is.
+    if bytes.len() >= 4 && word(0) != magic {
         let kind = if magic == IMAGES_MAGIC {
             "images, unsigned bytes, 3 dimensions"
         } else {
@@ -206,7 +197,19 @@ fn parse_header<'a>(
         };
         return Err(DataError::Format {
             path: path.into(),
-            problem: format!("bad magic 0x{found:08x}: expected 0x{magic:08x} ({kind})"),
+            problem: format!(
+                "bad magic 0x{:08x}: expected 0x{magic:08x} ({kind})",
+                word(0)
+            ),
+        });
+    }
+    if bytes.len() < header_len {
+        return Err(DataError::Format {
+            path: path.into(),
+            problem: format!(
+                "file is {} bytes, shorter than the {header_len}-byte IDX header",
+                bytes.len()
+            ),
         });
     }
     let dims = (0..rank).map(|d| word(4 + 4 * d) as usize).collect();
@@ -291,7 +294,7 @@ mod tests {
         let e = read_images(&short).unwrap_err().to_string();
         assert!(e.contains("truncated") && e.contains("1568 bytes"), "{e}");
 
-        let tiny = write(dir.path(), "h", &[0, 0, 8]);
+        let tiny = write(dir.path(), "h", &[0, 0, 8, 3, 0]);
         let e = read_images(&tiny).unwrap_err().to_string();
         assert!(e.contains("shorter than the 16-byte IDX header"), "{e}");
 

@@ -1,0 +1,114 @@
+//! The `generate` binary, run as a user would: with no arguments it draws the shipped model;
+//! bad arguments and a missing ONNX Runtime give clear errors.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn shipped_model() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/fashion-mlp.onnx");
+    assert!(p.is_file(), "shipped model missing: {}", p.display());
+    p
+}
+
+fn generate() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_generate"))
+}
+
+fn require_ort() {
+    assert!(
+        std::env::var_os("ORT_DYLIB_PATH").is_some_and(|p| !p.is_empty()),
+        "ORT_DYLIB_PATH is not set: run the tests with `bash scripts/test.sh`"
+    );
+}
+
+#[test]
+fn no_arguments_draws_the_shipped_model() {
+    require_ort();
+    shipped_model();
+    let dir = tempfile::tempdir().unwrap();
+    let out = generate().current_dir(dir.path()).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let grid = image::open(dir.path().join("grid.png")).unwrap();
+    // 64 images of 28x28 in 8 columns with 2-pixel padding.
+    assert_eq!(
+        (grid.width(), grid.height()),
+        (8 * 28 + 9 * 2, 8 * 28 + 9 * 2)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("64 images"));
+}
+
+#[test]
+fn same_seed_same_file_other_seed_other_file() {
+    require_ort();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |seed: &str, name: &str| {
+        let out = generate()
+            .args([
+                "--model",
+                shipped_model().to_str().unwrap(),
+                "--seed",
+                seed,
+                "--count",
+                "9",
+                "--out",
+                name,
+            ])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::read(dir.path().join(name)).unwrap()
+    };
+    assert_eq!(run("5", "a.png"), run("5", "b.png"));
+    assert_ne!(run("5", "a.png"), run("6", "c.png"));
+}
+
+#[test]
+fn bad_arguments_are_clear_errors() {
+    require_ort();
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], &str); 4] = [
+        (&["--count", "0"], "--count must be in 1..=65536"),
+        (&["--model", "missing.onnx"], "missing.onnx"),
+        (&["--seed", "abc"], "--seed"),
+        (
+            &["--out", "no/such/dir/g.png", "--count", "1"],
+            "no/such/dir/g.png",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = generate()
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+    }
+}
+
+#[test]
+fn missing_onnx_runtime_library_is_named() {
+    let out = generate()
+        .args(["--model", shipped_model().to_str().unwrap()])
+        .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("ORT_DYLIB_PATH=/nonexistent/libonnxruntime.so"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}

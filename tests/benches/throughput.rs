@@ -1,0 +1,402 @@
+//! Throughput benchmark: trainer steps/s (burn), runtime images/s (ONNX Runtime through the
+//! `ort` crate) and, for comparison, Python onnxruntime images/s on the same model.
+//!
+//! Run it with `bash scripts/bench.sh` from the repository root: the script installs ONNX
+//! Runtime into `.venv/` (scripts/setup.sh), exports `ORT_DYLIB_PATH`, then runs
+//! `cargo bench -p gan-tests --bench throughput`. It prints plain-text tables; nothing is
+//! asserted. It needs the real data in `../shared/data/fashion-mnist` (beside the repository
+//! root) and exits non-zero, naming the path, when it is missing.
+//!
+//! Trainer table (MLP GAN, `GanTrainer::step` on Fashion-MNIST, 5 warm-up steps then 40 timed):
+//! - `batch`: images per batch (real and fake each);
+//! - `ms/step`: wall time of one full step (D update on a real and a fake batch, then G update);
+//! - `steps/s`: its inverse; `real img/s`: `steps/s * batch`.
+//!
+//! Runtime table (`gan_runtime::Generator`, one session per cell, `batch(b)` so every call is
+//! one inference; each column is timed for about 1.5 s after a warm-up call):
+//! - `batch`, `threads`: images per call and ONNX Runtime intra-op threads;
+//! - `generate img/s`: `generator.generate(seed, start, batch)`, the whole call: seeded latents
+//!   (`latent_batch`), inference, copy into an `ImageBatch`, NaN check;
+//! - `latents us`: `latent_batch(seed, start, batch, dim)` alone, microseconds per call, and
+//!   `lat %`: its share of one `generate` call;
+//! - `run_latents img/s`: `generator.run_latents(&z, None)` on precomputed latents (inference,
+//!   copy, NaN check; no latent generation);
+//! - `python img/s`: `session.run` of Python onnxruntime (scripts/bench_ort.py, same library
+//!   version, same thread count, precomputed latents);
+//! - `gen/py`, `run/py`: `generate` resp. `run_latents` images/s divided by Python's; `run/py`
+//!   is the apples-to-apples ratio (both on precomputed latents).
+//!
+//! The model is `models/fashion-mlp.onnx` when it exists, else an untrained MLP generator of
+//! the same architecture exported to a temporary directory (weights do not change the cost).
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use gan_runtime::{latent_batch, Generator, ModelContract};
+use gan_trainer::data::{load_dir, Dataset};
+use gan_trainer::export::{mlp_to_onnx, save};
+use gan_trainer::model::mlp::MlpGenerator;
+use gan_trainer::model::ImageShape;
+use gan_trainer::train::{GanTrainer, InferBackend, TrainBackend, TrainConfig};
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// Trainer batch sizes.
+const TRAIN_BATCHES: [usize; 2] = [128, 64];
+/// Untimed trainer steps before timing.
+const WARMUP_STEPS: usize = 5;
+/// Timed trainer steps.
+const TIMED_STEPS: usize = 40;
+
+/// Runtime batch sizes (images per inference call).
+const RUNTIME_BATCHES: [usize; 3] = [1, 64, 1024];
+/// ONNX Runtime intra-op thread counts.
+const THREADS: [usize; 2] = [1, 2];
+/// Minimum time per timed runtime column (also passed to the Python script).
+const CELL_SECONDS: f64 = 1.5;
+/// Minimum time for the latent-only column (cheap, so shorter).
+const LATENT_SECONDS: f64 = 0.5;
+/// Minimum calls per timed column, however slow.
+const MIN_CALLS: u64 = 3;
+
+/// Latent size of the generator exported when no trained model exists.
+const LATENT_DIM: usize = 100;
+/// Seed of the latents requested from the runtime.
+const SEED: u64 = 7;
+
+fn main() -> Result<()> {
+    let ort_lib = match std::env::var_os("ORT_DYLIB_PATH") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => bail!(
+            "ORT_DYLIB_PATH is not set: run the benchmark with `bash scripts/bench.sh` (it installs ONNX Runtime into .venv and sets it)"
+        ),
+    };
+    let root = repo_root()?;
+    let data_dir = root
+        .join("..")
+        .join("shared")
+        .join("data")
+        .join("fashion-mnist");
+    if !data_dir.is_dir() {
+        bail!(
+            "benchmark data not found: looked for {} (the shared/ folder must sit beside the repository root)",
+            data_dir.display()
+        );
+    }
+
+    println!("GAN throughput benchmark");
+    println!(
+        "  cores: {}, load average at start: {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load_average()
+    );
+    println!("  ONNX Runtime library: {}", ort_lib.display());
+    println!();
+
+    let dataset = load_dir(&data_dir)
+        .with_context(|| format!("cannot load the dataset in {}", data_dir.display()))?;
+    bench_trainer(&dataset, &data_dir)?;
+
+    // Keeps the temporary directory (and the exported model in it) alive until the end.
+    let (model, _tmp) = pick_model(&root)?;
+    let rust = bench_runtime(&model)?;
+    let python = bench_python(&root, &model);
+    print_runtime_table(&rust, &python);
+    Ok(())
+}
+
+/// The repository root: the parent of this crate's directory.
+fn repo_root() -> Result<PathBuf> {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .map(Path::to_path_buf)
+        .with_context(|| format!("{} has no parent directory", manifest.display()))
+}
+
+/// The 1-minute load average, or "unknown": other work on the machine skews every figure.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Calls `f(i)` for `i = 0, 1, ...` until at least `min_seconds` and [`MIN_CALLS`] calls have
+/// passed; returns `(calls, seconds)`.
+fn time_calls(min_seconds: f64, mut f: impl FnMut(u64) -> Result<()>) -> Result<(u64, f64)> {
+    let min = Duration::from_secs_f64(min_seconds);
+    let start = Instant::now();
+    let mut calls = 0;
+    loop {
+        f(calls)?;
+        calls += 1;
+        let elapsed = start.elapsed();
+        if calls >= MIN_CALLS && elapsed >= min {
+            return Ok((calls, elapsed.as_secs_f64()));
+        }
+    }
+}
+
+fn bench_trainer(dataset: &Dataset, data_dir: &Path) -> Result<()> {
+    println!(
+        "Trainer: MLP GAN train steps on {} ({} images {}x{}x{}), burn ndarray backend",
+        data_dir.display(),
+        dataset.len,
+        dataset.channels,
+        dataset.height,
+        dataset.width
+    );
+    println!("  ({WARMUP_STEPS} warm-up steps, then {TIMED_STEPS} timed)");
+    println!(
+        "{:>7} {:>10} {:>9} {:>12}",
+        "batch", "ms/step", "steps/s", "real img/s"
+    );
+    let shape = ImageShape {
+        channels: dataset.channels,
+        height: dataset.height,
+        width: dataset.width,
+    };
+    for batch in TRAIN_BATCHES {
+        let config = TrainConfig {
+            batch_size: batch,
+            ..TrainConfig::default()
+        };
+        let mut trainer =
+            GanTrainer::<TrainBackend>::new(config, shape, dataset.len, &Default::default());
+        for _ in 0..WARMUP_STEPS {
+            black_box(trainer.step(dataset));
+        }
+        let start = Instant::now();
+        for _ in 0..TIMED_STEPS {
+            black_box(trainer.step(dataset));
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        let steps_per_s = TIMED_STEPS as f64 / seconds;
+        println!(
+            "{:>7} {:>10.1} {:>9.2} {:>12.0}",
+            batch,
+            1e3 * seconds / TIMED_STEPS as f64,
+            steps_per_s,
+            steps_per_s * batch as f64
+        );
+    }
+    println!();
+    Ok(())
+}
+
+/// The trained model if the repository has one, else an untrained generator exported to a
+/// temporary directory (returned so that it outlives the benchmark).
+fn pick_model(root: &Path) -> Result<(PathBuf, Option<tempfile::TempDir>)> {
+    let trained = root.join("models").join("fashion-mlp.onnx");
+    if trained.is_file() {
+        println!("Model: {}", trained.display());
+        return Ok((trained, None));
+    }
+    let tmp = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let path = tmp.path().join("untrained-mlp.onnx");
+    let shape = ImageShape {
+        channels: 1,
+        height: 28,
+        width: 28,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let g = MlpGenerator::<InferBackend>::new(LATENT_DIM, shape, &mut rng, &Default::default());
+    let mut contract = ModelContract::new(LATENT_DIM, shape.channels, shape.height, shape.width);
+    contract.arch = "mlp".into();
+    let model = mlp_to_onnx(&g, &contract).context("cannot export the untrained generator")?;
+    save(&model, &path).with_context(|| format!("cannot write {}", path.display()))?;
+    println!(
+        "Model: {} not found; using an untrained MLP generator (same architecture) exported to {}",
+        trained.display(),
+        path.display()
+    );
+    Ok((path, Some(tmp)))
+}
+
+/// One runtime cell's measurements.
+struct RuntimeCell {
+    batch: usize,
+    threads: usize,
+    generate_img_s: f64,
+    generate_call_s: f64,
+    latents_call_s: f64,
+    run_latents_img_s: f64,
+}
+
+fn bench_runtime(model: &Path) -> Result<Vec<RuntimeCell>> {
+    eprintln!(
+        "timing the runtime ({} cells)...",
+        THREADS.len() * RUNTIME_BATCHES.len()
+    );
+    let mut cells = Vec::new();
+    for threads in THREADS {
+        for batch in RUNTIME_BATCHES {
+            let generator = Generator::builder(model)
+                .threads(threads)
+                .batch(batch)
+                .load()
+                .with_context(|| format!("cannot load {}", model.display()))?;
+            let dim = generator.contract().latent_dim;
+            let count = batch as u64;
+
+            black_box(generator.generate(SEED, 0, batch)?);
+            let (calls, seconds) = time_calls(CELL_SECONDS, |i| {
+                black_box(generator.generate(SEED, i * count, batch)?);
+                Ok(())
+            })?;
+            let generate_call_s = seconds / calls as f64;
+
+            let (calls, seconds) = time_calls(LATENT_SECONDS, |i| {
+                black_box(latent_batch(SEED, i * count, batch, dim));
+                Ok(())
+            })?;
+            let latents_call_s = seconds / calls as f64;
+
+            let z = latent_batch(SEED, 0, batch, dim);
+            black_box(generator.run_latents(&z, None)?);
+            let (calls, seconds) = time_calls(CELL_SECONDS, |_| {
+                black_box(generator.run_latents(&z, None)?);
+                Ok(())
+            })?;
+            let run_latents_img_s = (calls * count) as f64 / seconds;
+
+            cells.push(RuntimeCell {
+                batch,
+                threads,
+                generate_img_s: batch as f64 / generate_call_s,
+                generate_call_s,
+                latents_call_s,
+                run_latents_img_s,
+            });
+        }
+    }
+    Ok(cells)
+}
+
+/// Python onnxruntime images/s by `(batch, threads)`, or why there are none.
+type PythonResult = std::result::Result<HashMap<(usize, usize), f64>, String>;
+
+fn bench_python(root: &Path, model: &Path) -> PythonResult {
+    let python = root.join(".venv").join("bin").join("python");
+    if !python.is_file() {
+        return Err(format!(
+            "{} not found (scripts/setup.sh creates it)",
+            python.display()
+        ));
+    }
+    let script = root.join("scripts").join("bench_ort.py");
+    eprintln!("timing Python onnxruntime ({})...", script.display());
+    let join = |v: &[usize]| v.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+    let output = Command::new(&python)
+        .arg(&script)
+        .arg(model)
+        .args(["--batches", &join(&RUNTIME_BATCHES)])
+        .args(["--threads", &join(&THREADS)])
+        .args(["--seconds", &CELL_SECONDS.to_string()])
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(format!(
+            "{} failed ({}): {}",
+            script.display(),
+            output.status,
+            stderr.trim()
+        ));
+    }
+    let mut rates = HashMap::new();
+    for line in stdout.lines() {
+        if let Some(note) = line.strip_prefix('#') {
+            println!("Python:{note}");
+        } else if let Some(cell) = parse_python_line(line) {
+            rates.insert((cell.0, cell.1), cell.2);
+        }
+    }
+    if rates.is_empty() {
+        return Err(format!(
+            "{} printed no result line: {}",
+            script.display(),
+            stdout.trim()
+        ));
+    }
+    Ok(rates)
+}
+
+/// `batch=64 threads=1 images_per_s=12345.6 ...` to `(64, 1, 12345.6)`.
+fn parse_python_line(line: &str) -> Option<(usize, usize, f64)> {
+    let field = |key: &str| {
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+    };
+    Some((
+        field("batch")?.parse().ok()?,
+        field("threads")?.parse().ok()?,
+        field("images_per_s")?.parse().ok()?,
+    ))
+}
+
+fn print_runtime_table(cells: &[RuntimeCell], python: &PythonResult) {
+    println!();
+    println!(
+        "Runtime: gan_runtime::Generator (ONNX Runtime via the ort crate) vs Python onnxruntime"
+    );
+    println!(
+        "{:>6} {:>7} {:>15} {:>11} {:>6} {:>18} {:>13} {:>7} {:>7}",
+        "batch",
+        "threads",
+        "generate img/s",
+        "latents us",
+        "lat %",
+        "run_latents img/s",
+        "python img/s",
+        "gen/py",
+        "run/py"
+    );
+    for c in cells {
+        let py = python
+            .as_ref()
+            .ok()
+            .and_then(|rates| rates.get(&(c.batch, c.threads)).copied());
+        let (py_col, gen_ratio, run_ratio) = match py {
+            Some(p) => (
+                format!("{p:.0}"),
+                format!("{:.2}", c.generate_img_s / p),
+                format!("{:.2}", c.run_latents_img_s / p),
+            ),
+            None => ("-".into(), "-".into(), "-".into()),
+        };
+        println!(
+            "{:>6} {:>7} {:>15.0} {:>11.1} {:>5.1}% {:>18.0} {:>13} {:>7} {:>7}",
+            c.batch,
+            c.threads,
+            c.generate_img_s,
+            1e6 * c.latents_call_s,
+            100.0 * c.latents_call_s / c.generate_call_s,
+            c.run_latents_img_s,
+            py_col,
+            gen_ratio,
+            run_ratio
+        );
+    }
+    println!();
+    println!("Notes:");
+    println!("  - generate computes the seeded latents on every call (lat % is their share of the call);");
+    println!(
+        "    Python feeds precomputed random latents, so gen/py is not like for like: run/py is"
+    );
+    println!("    (run_latents and Python both run on precomputed latents).");
+    println!(
+        "  - Rust calls also copy the output into an ImageBatch and check it for NaN; Python's"
+    );
+    println!("    session.run returns the output as a new numpy array.");
+    println!("  - each runtime column ran for at least {CELL_SECONDS} s (latents: {LATENT_SECONDS} s) after a warm-up call.");
+    if let Err(reason) = python {
+        println!("  - python comparison skipped: {reason}");
+    }
+}
