@@ -88,9 +88,30 @@ pub fn set_library_path(path: impl Into<PathBuf>) -> bool {
     LIBRARY_PATH.set(path.into()).is_ok()
 }
 
-/// Loads ONNX Runtime once per process (from [`set_library_path`] or `ORT_DYLIB_PATH`) and
-/// keeps its environment alive.
-fn environment() -> Result<&'static Environment, RuntimeError> {
+/// `libonnxruntime` inside this checkout's `.venv` (installed by `scripts/setup.sh`), if there.
+/// The checkout is the one this crate was built from; binaries use it as a fallback when
+/// `ORT_DYLIB_PATH` is not set, so they run with no setup beyond the setup script.
+pub fn find_project_library() -> Option<PathBuf> {
+    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/lib");
+    for py in std::fs::read_dir(lib).ok()?.flatten() {
+        let capi = py.path().join("site-packages/onnxruntime/capi");
+        let Ok(entries) = std::fs::read_dir(&capi) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("libonnxruntime.so") || name == "libonnxruntime.dylib" {
+                return Some(e.path());
+            }
+        }
+    }
+    None
+}
+
+/// The process's ONNX Runtime environment, loaded on first use (from [`set_library_path`] or
+/// `ORT_DYLIB_PATH`) and kept alive. Tools that build their own `ort` sessions (calibration,
+/// benchmarks) use it so that the library is loaded once, with the same clear errors.
+pub fn ort_environment() -> Result<&'static Environment, RuntimeError> {
     static ENV: OnceLock<Result<Environment, RuntimeError>> = OnceLock::new();
     let result = ENV.get_or_init(|| {
         let path = match (LIBRARY_PATH.get(), std::env::var_os(ORT_DYLIB_ENV)) {
@@ -165,7 +186,7 @@ impl GeneratorBuilder {
                 reason: "not a file".into(),
             });
         }
-        let env = environment()?;
+        let env = ort_environment()?;
         let model_err = |reason: String| RuntimeError::ModelLoad {
             path: path.clone(),
             reason,

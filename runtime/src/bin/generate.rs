@@ -55,7 +55,7 @@ fn main() -> Result<()> {
         bail!("--count must be in 1..={MAX_COUNT}, got {}", args.count);
     }
     if std::env::var_os(ORT_DYLIB_ENV).is_none() {
-        if let Some(lib) = project_ort_library() {
+        if let Some(lib) = gan_runtime::generator::find_project_library() {
             set_library_path(lib);
         }
     }
@@ -115,22 +115,4 @@ fn shipped_model() -> Option<PathBuf> {
     ]
     .into_iter()
     .find(|p| p.is_file())
-}
-
-/// `libonnxruntime` inside the project's `.venv` (made by `scripts/setup.sh`), if there.
-fn project_ort_library() -> Option<PathBuf> {
-    let lib = project_root().join(".venv/lib");
-    for py in std::fs::read_dir(lib).ok()?.flatten() {
-        let capi = py.path().join("site-packages/onnxruntime/capi");
-        let Ok(entries) = std::fs::read_dir(&capi) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with("libonnxruntime.so") || name == "libonnxruntime.dylib" {
-                return Some(e.path());
-            }
-        }
-    }
-    None
 }
