@@ -12,3 +12,5 @@ echo "== cargo clippy"
 cargo clippy --release --workspace --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --release --workspace
+echo "== execution-provider fallback with the cuda feature compiled in (CPU-only ONNX Runtime here)"
+cargo test --release -p gan-runtime --features cuda --test augment

@@ -34,8 +34,8 @@ use std::path::Path;
 use onnx_protobuf::attribute_proto::AttributeType;
 use onnx_protobuf::tensor_proto::DataType;
 use onnx_protobuf::{
-    type_proto, AttributeProto, GraphProto, Message, ModelProto, NodeProto,
-    StringStringEntryProto, TensorProto, TypeProto, ValueInfoProto,
+    type_proto, AttributeProto, GraphProto, Message, ModelProto, NodeProto, StringStringEntryProto,
+    TensorProto, TypeProto, ValueInfoProto,
 };
 use protobuf::{EnumOrUnknown, MessageField};
 
@@ -139,9 +139,9 @@ fn quantizable_gemms(graph: &GraphProto) -> Vec<QuantizableGemm> {
         .filter(|(_, n)| attr_f(n, "alpha") == 1.0 && attr_f(n, "beta") == 1.0)
         .filter(|(_, n)| {
             let is_float = |name: &str, rank: usize| {
-                inits.get(name).is_some_and(|t| {
-                    t.data_type == DataType::FLOAT as i32 && t.dims.len() == rank
-                })
+                inits
+                    .get(name)
+                    .is_some_and(|t| t.data_type == DataType::FLOAT as i32 && t.dims.len() == rank)
             };
             is_float(&n.input[1], 2) && is_float(&n.input[2], 1)
         })
@@ -177,7 +177,12 @@ fn tensor(name: &str, dims: &[i64], ty: DataType, raw: Vec<u8>) -> TensorProto {
 }
 
 fn f32_tensor(name: &str, dims: &[i64], v: &[f32]) -> TensorProto {
-    tensor(name, dims, DataType::FLOAT, v.iter().flat_map(|x| x.to_le_bytes()).collect())
+    tensor(
+        name,
+        dims,
+        DataType::FLOAT,
+        v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+    )
 }
 
 fn node(op: &str, inputs: &[&str], outputs: &[&str], attrs: Vec<AttributeProto>) -> NodeProto {
@@ -261,8 +266,9 @@ pub fn calibrate(model: &ModelProto, samples: usize, seed: u64) -> Result<Ranges
         .iter()
         .map(|e| (e.key.as_str(), e.value.as_str()))
         .collect();
-    let contract = gan_runtime::ModelContract::from_metadata(|k| meta.get(k).map(|v| v.to_string()))
-        .map_err(|e| QuantizeError::Unsupported(e.to_string()))?;
+    let contract =
+        gan_runtime::ModelContract::from_metadata(|k| meta.get(k).map(|v| v.to_string()))
+            .map_err(|e| QuantizeError::Unsupported(e.to_string()))?;
 
     // Expose every Gemm input as an extra graph output.
     let mut probe = model.clone();
@@ -339,7 +345,11 @@ pub fn quantize(
     mode: Mode,
     ranges: Option<&Ranges>,
 ) -> Result<ModelProto, QuantizeError> {
-    if model.metadata_props.iter().any(|e| e.key == QUANTIZATION_KEY) {
+    if model
+        .metadata_props
+        .iter()
+        .any(|e| e.key == QUANTIZATION_KEY)
+    {
         return Err(QuantizeError::Unsupported(
             "the model is already quantized (gan.quantization is set)".into(),
         ));
@@ -382,7 +392,12 @@ pub fn quantize(
         let wq_raw: Vec<u8> = wq.iter().map(|&v| v as u8).collect();
         let wq_name = format!("{p}.weight_int8");
         let ws_name = format!("{p}.weight_scale");
-        new_inits.push(tensor(&wq_name, &[k as i64, n as i64], DataType::INT8, wq_raw));
+        new_inits.push(tensor(
+            &wq_name,
+            &[k as i64, n as i64],
+            DataType::INT8,
+            wq_raw,
+        ));
         new_inits.push(f32_tensor(&ws_name, &[n as i64], &ws));
         dropped.push(q.b.clone());
         dropped.push(q.c.clone());
@@ -390,7 +405,11 @@ pub fn quantize(
         let nodes = match mode {
             Mode::Dynamic => {
                 new_inits.push(f32_tensor(&format!("{p}.bias"), &[n as i64], &bias));
-                let (aq, as_, azp) = (format!("{p}/a_u8"), format!("{p}/a_scale"), format!("{p}/a_zp"));
+                let (aq, as_, azp) = (
+                    format!("{p}/a_u8"),
+                    format!("{p}/a_scale"),
+                    format!("{p}/a_zp"),
+                );
                 let (mm, mmf, s, ys) = (
                     format!("{p}/mm_i32"),
                     format!("{p}/mm_f32"),
@@ -400,7 +419,12 @@ pub fn quantize(
                 vec![
                     node("DynamicQuantizeLinear", &[&q.a], &[&aq, &as_, &azp], vec![]),
                     node("MatMulInteger", &[&aq, &wq_name, &azp], &[&mm], vec![]),
-                    node("Cast", &[&mm], &[&mmf], vec![attr_int("to", DataType::FLOAT as i64)]),
+                    node(
+                        "Cast",
+                        &[&mm],
+                        &[&mmf],
+                        vec![attr_int("to", DataType::FLOAT as i64)],
+                    ),
                     node("Mul", &[&as_, &ws_name], &[&s], vec![]),
                     node("Mul", &[&mmf, &s], &[&ys], vec![]),
                     node("Add", &[&ys, &format!("{p}.bias")], &[&y], vec![]),
@@ -505,7 +529,10 @@ mod tests {
         assert_eq!(s, vec![0.5 / 127.0, 2.0 / 127.0]);
         for (i, (&qv, &wv)) in q.iter().zip(&w).enumerate() {
             let back = qv as f32 * s[i % n];
-            assert!((back - wv).abs() <= s[i % n] / 2.0 + 1e-7, "{i}: {back} vs {wv}");
+            assert!(
+                (back - wv).abs() <= s[i % n] / 2.0 + 1e-7,
+                "{i}: {back} vs {wv}"
+            );
         }
         assert_eq!(q[0], 127);
         assert_eq!(q[1], -127);

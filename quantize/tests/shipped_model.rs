@@ -48,7 +48,10 @@ fn int8_models_keep_contract_size_and_quality() {
             .sum::<f32>()
             / n;
         assert!(mae <= 0.02, "{mode:?}: mean abs error {mae}");
-        assert!(mae > 0.0, "{mode:?}: identical output, was anything quantized?");
+        assert!(
+            mae > 0.0,
+            "{mode:?}: identical output, was anything quantized?"
+        );
 
         let again = quantize(&load(&path).unwrap(), mode, Some(&ranges)).unwrap_err();
         assert!(matches!(again, QuantizeError::Unsupported(_)), "{again}");
@@ -58,14 +61,19 @@ fn int8_models_keep_contract_size_and_quality() {
 #[test]
 fn static_mode_needs_ranges_and_bad_files_are_named() {
     let model = load(&shipped()).unwrap();
-    let e = quantize(&model, Mode::Static, None).unwrap_err().to_string();
+    let e = quantize(&model, Mode::Static, None)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("calibration range"), "{e}");
 
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk.onnx");
     std::fs::write(&junk, [0xff, 0xff, 0xff]).unwrap();
     let e = load(&junk).unwrap_err().to_string();
-    assert!(e.contains("junk.onnx") && e.contains("not an ONNX model"), "{e}");
+    assert!(
+        e.contains("junk.onnx") && e.contains("not an ONNX model"),
+        "{e}"
+    );
     let e = load(&dir.path().join("none.onnx")).unwrap_err().to_string();
     assert!(e.contains("none.onnx"), "{e}");
 }

@@ -507,31 +507,36 @@ mod tests {
         let c = ModelContract::new(100, 1, 28, 28);
         let z = spec("z", ElemType::F32, &[None, Some(100)]);
         let img = spec("image", ElemType::F32, &[None, Some(1), Some(28), Some(28)]);
-        c.validate_io(&[z.clone()], &[img.clone()]).unwrap();
+        c.validate_io(std::slice::from_ref(&z), std::slice::from_ref(&img))
+            .unwrap();
 
         let bad_z = spec("z", ElemType::F32, &[None, Some(64)]);
-        let e = c.validate_io(&[bad_z], &[img.clone()]).unwrap_err();
+        let e = c
+            .validate_io(&[bad_z], std::slice::from_ref(&img))
+            .unwrap_err();
         assert!(
             e.to_string().contains("input `z`: dimension 1 is 64"),
             "{e}"
         );
 
         let bad_img = spec("image", ElemType::F32, &[None, Some(3), Some(28), Some(28)]);
-        let e = c.validate_io(&[z.clone()], &[bad_img]).unwrap_err();
+        let e = c
+            .validate_io(std::slice::from_ref(&z), &[bad_img])
+            .unwrap_err();
         assert!(e.to_string().contains("output `image`"), "{e}");
 
         let int_z = spec("z", ElemType::I64, &[None, Some(100)]);
-        assert!(c.validate_io(&[int_z], &[img.clone()]).is_err());
+        assert!(c.validate_io(&[int_z], std::slice::from_ref(&img)).is_err());
 
         let label = spec("label", ElemType::I64, &[None]);
         let e = c
-            .validate_io(&[z.clone(), label.clone()], &[img.clone()])
+            .validate_io(&[z.clone(), label.clone()], std::slice::from_ref(&img))
             .unwrap_err();
         assert!(e.to_string().contains("num_classes = 0"), "{e}");
 
         let mut cond = c.clone();
         cond.num_classes = 10;
-        cond.validate_io(&[z.clone(), label], &[img.clone()])
+        cond.validate_io(&[z.clone(), label], std::slice::from_ref(&img))
             .unwrap();
         let e = cond.validate_io(&[z], &[img]).unwrap_err();
         assert!(e.to_string().contains("input `label`: missing"), "{e}");

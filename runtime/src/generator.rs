@@ -1,7 +1,7 @@
 //! Running exported generators with ONNX Runtime (the `ort` crate, library loaded at run time).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use ort::environment::Environment;
 use ort::session::builder::GraphOptimizationLevel;
@@ -10,7 +10,7 @@ use ort::value::{TensorElementType, TensorRef, ValueType};
 
 use crate::contract::{ContractError, ElemType, ModelContract, TensorSpec};
 use crate::images::ImageBatch;
-use crate::latent::latent_batch;
+use crate::providers::{register_providers, ExecutionProvider, ProviderPolicy};
 
 /// Environment variable naming the ONNX Runtime shared library to load.
 pub const ORT_DYLIB_ENV: &str = "ORT_DYLIB_PATH";
@@ -21,6 +21,9 @@ pub const ORT_VERSION: &str = "1.31";
 
 /// Largest number of images one inference call may produce; larger requests are split.
 pub const DEFAULT_BATCH: usize = 256;
+
+/// Default memory budget for the images of one request (1 GiB).
+pub const DEFAULT_MEMORY_BUDGET: u64 = 1 << 30;
 
 /// Why a generator could not be loaded or run.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +72,24 @@ pub enum RuntimeError {
     /// Inference failed.
     #[error("inference failed: {0}")]
     Inference(String),
+    /// A requested execution provider could not be used and the policy is strict.
+    #[error("execution provider {provider} unavailable: {reason}")]
+    Provider {
+        /// The provider requested.
+        provider: crate::providers::ExecutionProvider,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// A request would need more memory than the generator's budget allows.
+    #[error("{what} needs {needed} bytes, over the memory budget of {budget} bytes (see GeneratorBuilder::memory_budget)")]
+    Budget {
+        /// What needed the memory.
+        what: String,
+        /// Bytes needed.
+        needed: u64,
+        /// The budget.
+        budget: u64,
+    },
     /// The model produced NaN or infinite values.
     #[error("the model produced {count} NaN/infinite values out of {total}")]
     NonFinite {
@@ -158,10 +179,14 @@ pub struct GeneratorBuilder {
     path: PathBuf,
     threads: usize,
     batch: usize,
+    max_sessions: usize,
+    memory_budget: u64,
+    providers: Vec<ExecutionProvider>,
+    policy: ProviderPolicy,
 }
 
 impl GeneratorBuilder {
-    /// Intra-op threads ONNX Runtime may use (0: its default, one per core).
+    /// Intra-op threads each ONNX Runtime session may use (0: its default, one per core).
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = threads;
         self
@@ -173,9 +198,41 @@ impl GeneratorBuilder {
         self
     }
 
-    /// Loads the model and checks its contract.
+    /// How many sessions the pool may hold, i.e. how many calls run at once (default: the
+    /// number of cores). Sessions are created on demand.
+    pub fn max_sessions(mut self, n: usize) -> Self {
+        self.max_sessions = n.max(1);
+        self
+    }
+
+    /// Bytes the float images of one request may take (default [`DEFAULT_MEMORY_BUDGET`]).
+    /// Larger requests are refused with [`RuntimeError::Budget`] before anything runs; use
+    /// [`Generator::batches`] to stream large counts.
+    pub fn memory_budget(mut self, bytes: u64) -> Self {
+        self.memory_budget = bytes;
+        self
+    }
+
+    /// Execution providers to try, in order of preference; the CPU is always the last resort
+    /// in [`ProviderPolicy::Lenient`] mode. Providers other than the CPU need the cargo feature
+    /// of the same name (`cuda`, `tensorrt`, `directml`, `coreml`).
+    pub fn execution_providers(
+        mut self,
+        providers: impl IntoIterator<Item = ExecutionProvider>,
+    ) -> Self {
+        self.providers = providers.into_iter().collect();
+        self
+    }
+
+    /// What to do when a requested provider cannot be used (default: lenient, with a warning).
+    pub fn provider_policy(mut self, policy: ProviderPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Loads the model, checks its contract and creates the first session.
     pub fn load(self) -> Result<Generator, RuntimeError> {
-        let path = self.path;
+        let path = self.path.clone();
         let meta = std::fs::metadata(&path).map_err(|e| RuntimeError::ModelRead {
             path: path.clone(),
             reason: e.to_string(),
@@ -186,23 +243,17 @@ impl GeneratorBuilder {
                 reason: "not a file".into(),
             });
         }
-        let env = ort_environment()?;
+        let bytes: Arc<[u8]> = std::fs::read(&path)
+            .map_err(|e| RuntimeError::ModelRead {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?
+            .into();
+        let (session, active, warnings) = new_session(&self, &bytes, &self.providers)?;
         let model_err = |reason: String| RuntimeError::ModelLoad {
             path: path.clone(),
             reason,
         };
-        let mut builder = Session::builder(env)
-            .map_err(|e| model_err(e.to_string()))?
-            .with_optimization_level(GraphOptimizationLevel::Level3)
-            .map_err(|e| model_err(e.to_string()))?;
-        if self.threads > 0 {
-            builder = builder
-                .with_intra_threads(self.threads)
-                .map_err(|e| model_err(e.to_string()))?;
-        }
-        let session = builder
-            .commit_from_file(&path)
-            .map_err(|e| model_err(e.to_string()))?;
 
         let contract = {
             let metadata = session.metadata().map_err(|e| model_err(e.to_string()))?;
@@ -218,13 +269,72 @@ impl GeneratorBuilder {
             source,
         })?;
 
+        // Refuse before running a model whose single image already exceeds the budget, and
+        // shrink the batch so that one call stays within it.
+        let image_bytes = contract.image_len() as u64 * 4;
+        if image_bytes > self.memory_budget {
+            return Err(RuntimeError::Budget {
+                what: format!(
+                    "one {}x{}x{} image of {}",
+                    contract.channels,
+                    contract.height,
+                    contract.width,
+                    path.display()
+                ),
+                needed: image_bytes,
+                budget: self.memory_budget,
+            });
+        }
+        let batch = self
+            .batch
+            .min((self.memory_budget / image_bytes).max(1) as usize);
+
         Ok(Generator {
-            session: Mutex::new(session),
+            pool: Mutex::new(Pool {
+                free: vec![session],
+                created: 1,
+            }),
+            returned: Condvar::new(),
+            bytes,
             contract,
-            path,
-            batch: self.batch,
+            batch,
+            active,
+            warnings,
+            options: GeneratorBuilder {
+                // Later sessions use the provider that worked, without new warnings.
+                providers: vec![active],
+                ..self
+            },
         })
     }
+}
+
+/// A session for `bytes` with the first usable provider of `providers`.
+fn new_session(
+    options: &GeneratorBuilder,
+    bytes: &[u8],
+    providers: &[ExecutionProvider],
+) -> Result<(Session, ExecutionProvider, Vec<String>), RuntimeError> {
+    let path = &options.path;
+    let env = ort_environment()?;
+    let model_err = |reason: String| RuntimeError::ModelLoad {
+        path: path.clone(),
+        reason,
+    };
+    let mut builder = Session::builder(env)
+        .map_err(|e| model_err(e.to_string()))?
+        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .map_err(|e| model_err(e.to_string()))?;
+    if options.threads > 0 {
+        builder = builder
+            .with_intra_threads(options.threads)
+            .map_err(|e| model_err(e.to_string()))?;
+    }
+    let (active, warnings) = register_providers(&mut builder, providers, options.policy)?;
+    let session = builder
+        .commit_from_memory(bytes)
+        .map_err(|e| model_err(e.to_string()))?;
+    Ok((session, active, warnings))
 }
 
 fn spec(outlet: &ort::value::Outlet) -> TensorSpec {
@@ -251,7 +361,13 @@ fn spec(outlet: &ort::value::Outlet) -> TensorSpec {
 
 /// An exported GAN generator loaded into ONNX Runtime.
 ///
-/// `Generator` is `Send + Sync`; calls from several threads are serialized on one session.
+/// `Generator` is `Send + Sync`: share it across threads (`Arc<Generator>`). Each call takes
+/// a session from a pool (creating one, up to [`GeneratorBuilder::max_sessions`], when all are
+/// busy), so concurrent calls run in parallel; the pool's lock is held only to take and return
+/// a session, never during inference.
+///
+/// Sample `i` of seed `s` is always the same image (see [`latent`](crate::latent())), whatever
+/// the batch, thread or machine, so seed ranges can be split across workers.
 ///
 /// ```no_run
 /// use gan_runtime::Generator;
@@ -264,19 +380,48 @@ fn spec(outlet: &ort::value::Outlet) -> TensorSpec {
 /// # }
 /// ```
 pub struct Generator {
-    session: Mutex<Session>,
+    pool: Mutex<Pool>,
+    returned: Condvar,
+    bytes: Arc<[u8]>,
     contract: ModelContract,
-    path: PathBuf,
     batch: usize,
+    active: ExecutionProvider,
+    warnings: Vec<String>,
+    options: GeneratorBuilder,
 }
 
 impl std::fmt::Debug for Generator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Generator")
-            .field("path", &self.path)
+            .field("path", &self.options.path)
             .field("contract", &self.contract)
+            .field("provider", &self.active)
             .finish()
     }
+}
+
+/// Sessions not in use, and how many exist in all.
+struct Pool {
+    free: Vec<Session>,
+    created: usize,
+}
+
+/// Images with the class each was generated for (`None` for unconditional models).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabeledBatch {
+    /// Index of the first sample.
+    pub start: u64,
+    /// The images.
+    pub images: ImageBatch,
+    /// One label per image, for conditional models.
+    pub labels: Option<Vec<i64>>,
+}
+
+/// The class of sample `index` in a class-balanced stream: `index % num_classes`. Any range of
+/// `k * num_classes` consecutive indices holds each class `k` times, so split ranges stay
+/// balanced.
+pub fn balanced_label(index: u64, num_classes: usize) -> i64 {
+    (index % num_classes.max(1) as u64) as i64
 }
 
 impl Generator {
@@ -286,10 +431,14 @@ impl Generator {
             path: path.as_ref().to_path_buf(),
             threads: 0,
             batch: DEFAULT_BATCH,
+            max_sessions: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            memory_budget: DEFAULT_MEMORY_BUDGET,
+            providers: vec![ExecutionProvider::Cpu],
+            policy: ProviderPolicy::Lenient,
         }
     }
 
-    /// Loads the model at `path` with default options.
+    /// Loads the model at `path` with default options (CPU).
     pub fn load(path: impl AsRef<Path>) -> Result<Self, RuntimeError> {
         Self::builder(path).load()
     }
@@ -301,11 +450,26 @@ impl Generator {
 
     /// The file the model was loaded from.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.options.path
     }
 
-    /// Samples `start .. start + count` of `seed` (see [`latent`](crate::latent())).
-    /// Unconditional models only; see [`generate_labeled`](Self::generate_labeled).
+    /// The execution provider the sessions run on.
+    pub fn execution_provider(&self) -> ExecutionProvider {
+        self.active
+    }
+
+    /// Warnings from loading (requested providers that could not be used, in lenient mode).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Largest batch of one inference call.
+    pub fn batch_size(&self) -> usize {
+        self.batch
+    }
+
+    /// Samples `start .. start + count` of `seed`. Unconditional models only; see
+    /// [`generate_labeled`](Self::generate_labeled).
     pub fn generate(
         &self,
         seed: u64,
@@ -318,7 +482,8 @@ impl Generator {
                 self.contract.num_classes
             )));
         }
-        self.generate_inner(seed, start, count, None)
+        let indices = self.range(start, count)?;
+        self.generate_indices(seed, &indices, None)
     }
 
     /// Samples `start .. start + labels.len()` of `seed`, sample `i` of class `labels[i]`.
@@ -328,61 +493,177 @@ impl Generator {
         start: u64,
         labels: &[i64],
     ) -> Result<ImageBatch, RuntimeError> {
-        let n = self.contract.num_classes as i64;
-        if n == 0 {
+        if self.contract.num_classes == 0 {
             return Err(RuntimeError::Request(
                 "the model is unconditional: it takes no labels".into(),
             ));
         }
-        if let Some(bad) = labels.iter().find(|&&l| l < 0 || l >= n) {
-            return Err(RuntimeError::Request(format!(
-                "label {bad} is out of range: the model has classes 0..{n}"
-            )));
-        }
-        self.generate_inner(seed, start, labels.len(), Some(labels))
+        let indices = self.range(start, labels.len())?;
+        self.generate_indices(seed, &indices, Some(labels))
     }
 
-    fn generate_inner(
-        &self,
-        seed: u64,
-        start: u64,
-        count: usize,
-        labels: Option<&[i64]>,
-    ) -> Result<ImageBatch, RuntimeError> {
+    fn range(&self, start: u64, count: usize) -> Result<Vec<u64>, RuntimeError> {
         if count == 0 {
             return Err(RuntimeError::Request("count must be at least 1".into()));
         }
-        if start.checked_add(count as u64).is_none() {
-            return Err(RuntimeError::Request(format!(
+        let end = start.checked_add(count as u64).ok_or_else(|| {
+            RuntimeError::Request(format!(
                 "sample indices {start}..{start}+{count} overflow u64"
-            )));
+            ))
+        })?;
+        self.check_budget(count)?;
+        Ok((start..end).collect())
+    }
+
+    fn check_budget(&self, count: usize) -> Result<(), RuntimeError> {
+        let needed = count as u64 * self.contract.image_len() as u64 * 4;
+        if needed > self.options.memory_budget {
+            return Err(RuntimeError::Budget {
+                what: format!("{count} images (use batches() to stream them)"),
+                needed,
+                budget: self.options.memory_budget,
+            });
         }
+        Ok(())
+    }
+
+    /// Any samples of `seed`, by index, with labels for conditional models (one per index).
+    pub fn generate_indices(
+        &self,
+        seed: u64,
+        indices: &[u64],
+        labels: Option<&[i64]>,
+    ) -> Result<ImageBatch, RuntimeError> {
         let c = &self.contract;
+        if indices.is_empty() {
+            return Err(RuntimeError::Request("count must be at least 1".into()));
+        }
+        self.check_budget(indices.len())?;
+        match labels {
+            Some(l) if l.len() != indices.len() => {
+                return Err(RuntimeError::Request(format!(
+                    "{} labels for {} samples",
+                    l.len(),
+                    indices.len()
+                )))
+            }
+            Some(l) => {
+                let n = c.num_classes as i64;
+                if let Some(bad) = l.iter().find(|&&x| x < 0 || x >= n) {
+                    return Err(RuntimeError::Request(format!(
+                        "label {bad} is out of range: the model has classes 0..{n}"
+                    )));
+                }
+            }
+            None => {}
+        }
         let mut out: Option<ImageBatch> = None;
-        let mut done = 0;
-        while done < count {
-            let n = (count - done).min(self.batch);
-            let z = latent_batch(seed, start + done as u64, n, c.latent_dim);
-            let batch = self.run_latents(&z, labels.map(|l| &l[done..done + n]))?;
+        for (chunk_no, chunk) in indices.chunks(self.batch).enumerate() {
+            let mut z = vec![0f32; chunk.len() * c.latent_dim];
+            for (row, &i) in z.chunks_exact_mut(c.latent_dim).zip(chunk) {
+                crate::latent::fill_latent(seed, i, row);
+            }
+            let from = chunk_no * self.batch;
+            let l = labels.map(|l| &l[from..from + chunk.len()]);
+            let batch = self.run_latents(&z, l)?;
             match &mut out {
                 None => out = Some(batch),
                 Some(all) => all.extend(batch),
             }
-            done += n;
         }
-        // `count >= 1`, so the loop ran at least once.
         out.ok_or_else(|| RuntimeError::Request("count must be at least 1".into()))
     }
 
-    /// Runs the model on explicit latents (row-major `[N, latent_dim]`) and labels.
-    /// Errors on NaN/infinite output.
+    /// Streams samples `range` of `seed` in batches of at most `batch` images, with
+    /// class-balanced labels ([`balanced_label`]) for conditional models. Memory stays bounded
+    /// by one batch, whatever the range.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let generator = gan_runtime::Generator::load("models/fashion-mlp.onnx")?;
+    /// for batch in generator.batches(7, 0..100_000, 512) {
+    ///     let batch = batch?;
+    ///     // feed batch.images / batch.labels to a classifier
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn batches(
+        &self,
+        seed: u64,
+        range: std::ops::Range<u64>,
+        batch: usize,
+    ) -> impl Iterator<Item = Result<LabeledBatch, RuntimeError>> + '_ {
+        let batch = batch.clamp(1, self.batch) as u64;
+        let classes = self.contract.num_classes;
+        let mut next = range.start;
+        std::iter::from_fn(move || {
+            if next >= range.end {
+                return None;
+            }
+            let start = next;
+            let end = (start + batch).min(range.end);
+            next = end;
+            let labels: Option<Vec<i64>> =
+                (classes > 0).then(|| (start..end).map(|i| balanced_label(i, classes)).collect());
+            let indices: Vec<u64> = (start..end).collect();
+            Some(
+                self.generate_indices(seed, &indices, labels.as_deref())
+                    .map(|images| LabeledBatch {
+                        start,
+                        images,
+                        labels,
+                    }),
+            )
+        })
+    }
+
+    /// Takes a free session from the pool, makes one if all are busy and the pool may grow,
+    /// or waits for one to come back. The lock is held only for that, not during `f`.
+    fn with_session<T>(
+        &self,
+        f: impl FnOnce(&mut Session) -> Result<T, RuntimeError>,
+    ) -> Result<T, RuntimeError> {
+        let poisoned = || RuntimeError::Inference("session pool poisoned by a panic".into());
+        let mut session = {
+            let mut pool = self.pool.lock().map_err(|_| poisoned())?;
+            loop {
+                if let Some(s) = pool.free.pop() {
+                    break s;
+                }
+                if pool.created < self.options.max_sessions {
+                    pool.created += 1;
+                    drop(pool);
+                    match new_session(&self.options, &self.bytes, &self.options.providers) {
+                        Ok((s, _, _)) => break s,
+                        Err(e) => {
+                            if let Ok(mut p) = self.pool.lock() {
+                                p.created -= 1;
+                            }
+                            return Err(e);
+                        }
+                    }
+                }
+                pool = self.returned.wait(pool).map_err(|_| poisoned())?;
+            }
+        }; // the pool's lock is released here, before inference
+        let result = f(&mut session);
+        if let Ok(mut pool) = self.pool.lock() {
+            pool.free.push(session);
+        }
+        self.returned.notify_one();
+        result
+    }
+
+    /// Runs the model on explicit latents (row-major `[N, latent_dim]`) and labels (one per
+    /// latent, conditional models only). Errors on NaN/infinite output.
     pub fn run_latents(
         &self,
         z: &[f32],
         labels: Option<&[i64]>,
     ) -> Result<ImageBatch, RuntimeError> {
         let c = &self.contract;
-        if z.is_empty() || z.len() % c.latent_dim != 0 {
+        if z.is_empty() || !z.len().is_multiple_of(c.latent_dim) {
             return Err(RuntimeError::Request(format!(
                 "latents have {} values: expected a positive multiple of the latent dim {}",
                 z.len(),
@@ -390,22 +671,8 @@ impl Generator {
             )));
         }
         let n = z.len() / c.latent_dim;
-        let infer = |e: ort::Error| RuntimeError::Inference(e.to_string());
-        let z_t = TensorRef::from_array_view(([n, c.latent_dim], z)).map_err(infer)?;
-        let mut session = self
-            .session
-            .lock()
-            .map_err(|_| RuntimeError::Inference("a previous inference panicked".into()))?;
-        let outputs = match (c.is_conditional(), labels) {
-            (false, None) => session.run(ort::inputs![crate::contract::INPUT_LATENT => z_t]),
-            (true, Some(l)) if l.len() == n => {
-                let l_t = TensorRef::from_array_view(([n], l)).map_err(infer)?;
-                session.run(ort::inputs![
-                    crate::contract::INPUT_LATENT => z_t,
-                    crate::contract::INPUT_LABEL => l_t
-                ])
-            }
-            (true, Some(l)) => {
+        match (c.is_conditional(), labels) {
+            (true, Some(l)) if l.len() != n => {
                 return Err(RuntimeError::Request(format!(
                     "{} labels for {n} latents",
                     l.len()
@@ -415,27 +682,36 @@ impl Generator {
             (false, Some(_)) => {
                 return Err(RuntimeError::Request("the model takes no labels".into()))
             }
+            _ => {}
         }
-        .map_err(infer)?;
-        let (shape, data) = outputs[crate::contract::OUTPUT_IMAGE]
-            .try_extract_tensor::<f32>()
+        let infer = |e: ort::Error| RuntimeError::Inference(e.to_string());
+        let data = self.with_session(|session| {
+            let z_t = TensorRef::from_array_view(([n, c.latent_dim], z)).map_err(infer)?;
+            let outputs = match labels {
+                None => session.run(ort::inputs![crate::contract::INPUT_LATENT => z_t]),
+                Some(l) => {
+                    let l_t = TensorRef::from_array_view(([n], l)).map_err(infer)?;
+                    session.run(ort::inputs![
+                        crate::contract::INPUT_LATENT => z_t,
+                        crate::contract::INPUT_LABEL => l_t
+                    ])
+                }
+            }
             .map_err(infer)?;
-        let want = [n as i64, c.channels as i64, c.height as i64, c.width as i64];
-        if **shape != want {
-            return Err(RuntimeError::Inference(format!(
-                "output `image` has shape {:?}, the contract says {want:?}",
-                &**shape
-            )));
-        }
-        let batch = ImageBatch::new(
-            data.to_vec(),
-            n,
-            c.channels,
-            c.height,
-            c.width,
-            c.output_range,
-        )
-        .map_err(|e| RuntimeError::Inference(e.to_string()))?;
+            let (shape, data) = outputs[crate::contract::OUTPUT_IMAGE]
+                .try_extract_tensor::<f32>()
+                .map_err(infer)?;
+            let want = [n as i64, c.channels as i64, c.height as i64, c.width as i64];
+            if **shape != want {
+                return Err(RuntimeError::Inference(format!(
+                    "output `image` has shape {:?}, the contract says {want:?}",
+                    &**shape
+                )));
+            }
+            Ok(data.to_vec())
+        })?;
+        let batch = ImageBatch::new(data, n, c.channels, c.height, c.width, c.output_range)
+            .map_err(|e| RuntimeError::Inference(e.to_string()))?;
         let bad = batch.non_finite_count();
         if bad > 0 {
             return Err(RuntimeError::NonFinite {

@@ -31,13 +31,19 @@
 pub mod atomic;
 pub mod contract;
 #[cfg(feature = "ort")]
+pub mod dataset;
+#[cfg(feature = "ort")]
 pub mod generator;
 pub mod images;
 pub mod latent;
+#[cfg(feature = "ort")]
+pub mod providers;
 
 pub use atomic::write_atomic;
 pub use contract::{ContractError, ElemType, ModelContract, TensorSpec};
 #[cfg(feature = "ort")]
-pub use generator::{Generator, GeneratorBuilder, RuntimeError};
+pub use generator::{balanced_label, Generator, GeneratorBuilder, LabeledBatch, RuntimeError};
 pub use images::{grid_cols, save_png, ImageBatch, ImageError};
 pub use latent::{fill_latent, latent, latent_batch};
+#[cfg(feature = "ort")]
+pub use providers::{ExecutionProvider, ProviderPolicy};

@@ -116,7 +116,7 @@ pub fn run(options: &RunOptions, data: &Dataset) -> Result<RunResult, RunError> 
         let s = trainer.step(data);
         history.push(s);
         bar.inc(1);
-        if s.step % 10 == 0 || s.step == options.steps {
+        if s.step.is_multiple_of(10) || s.step == options.steps {
             bar.set_message(format!(
                 "D {:.3} G {:.3} D(real) {:.0}% D(fake) {:.0}%",
                 s.d_loss,
@@ -125,7 +125,7 @@ pub fn run(options: &RunOptions, data: &Dataset) -> Result<RunResult, RunError> 
                 s.d_acc_fake * 100.0
             ));
         }
-        if options.sample_every > 0 && s.step % options.sample_every == 0 {
+        if options.sample_every > 0 && s.step.is_multiple_of(options.sample_every) {
             save_samples(&trainer, &options.out_dir, s.step)?;
             write_losses(&history, &options.out_dir.join("losses.csv"))?;
         }

@@ -2,14 +2,17 @@
 //!
 //! ```text
 //! generate --model models/fashion-mlp.onnx --seed 42 --count 64 --out grid.png
+//! generate --dataset synthetic/ --count 60000 --format idx      # a dataset to train on
+//! generate --provider cuda --provider cpu                         # GPU if it works, else CPU (warned)
 //! ```
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
+use gan_runtime::dataset::{write_dataset, DatasetFormat};
 use gan_runtime::generator::{set_library_path, ORT_DYLIB_ENV};
-use gan_runtime::{grid_cols, Generator};
+use gan_runtime::{grid_cols, ExecutionProvider, Generator, ProviderPolicy};
 
 /// The model shipped with the project, used when `--model` is not given.
 const SHIPPED_MODEL: &str = "models/fashion-mlp.onnx";
@@ -44,15 +47,33 @@ struct Args {
     /// ONNX Runtime intra-op threads (0: one per core)
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Write a dataset of --count images to this directory instead of a grid
+    #[arg(long)]
+    dataset: Option<PathBuf>,
+    /// Dataset format: idx (MNIST format, readable by `trainer --data`) or png
+    #[arg(long, default_value = "idx")]
+    format: DatasetFormat,
+    /// Execution provider to try, in order (repeatable): cpu, cuda, tensorrt, directml, coreml
+    #[arg(long = "provider", default_value = "cpu")]
+    providers: Vec<ExecutionProvider>,
+    /// Fail if a requested provider cannot be used, instead of falling back with a warning
+    #[arg(long)]
+    strict: bool,
 }
 
 /// Limit for one grid: 65536 images of 28x28 is already a 7000x7000 PNG.
 const MAX_COUNT: usize = 65_536;
 
 fn main() -> Result<()> {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let args = Args::parse();
-    if args.count == 0 || args.count > MAX_COUNT {
-        bail!("--count must be in 1..={MAX_COUNT}, got {}", args.count);
+    let max = if args.dataset.is_some() {
+        u32::MAX as usize
+    } else {
+        MAX_COUNT
+    };
+    if args.count == 0 || args.count > max {
+        bail!("--count must be in 1..={max}, got {}", args.count);
     }
     if std::env::var_os(ORT_DYLIB_ENV).is_none() {
         if let Some(lib) = gan_runtime::generator::find_project_library() {
@@ -65,8 +86,53 @@ fn main() -> Result<()> {
             format!("no --model given and the shipped model {SHIPPED_MODEL} was not found")
         })?,
     };
-    let generator = Generator::builder(&model).threads(args.threads).load()?;
+    let policy = if args.strict {
+        ProviderPolicy::Strict
+    } else {
+        ProviderPolicy::Lenient
+    };
+    let generator = Generator::builder(&model)
+        .threads(args.threads)
+        .execution_providers(args.providers.clone())
+        .provider_policy(policy)
+        .load()?;
     let c = generator.contract();
+    if let Some(dir) = &args.dataset {
+        let bar = indicatif::ProgressBar::new(args.count as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} images ({per_sec}, eta {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let started = std::time::Instant::now();
+        let files = write_dataset(
+            &generator,
+            args.seed,
+            args.count as u64,
+            dir,
+            args.format,
+            512,
+            |n| bar.set_position(n),
+        )?;
+        bar.finish_and_clear();
+        eprintln!(
+            "{} images of seed {} from {} on {} in {:.1} s -> {} ({} files{})",
+            args.count,
+            args.seed,
+            model.display(),
+            generator.execution_provider(),
+            started.elapsed().as_secs_f64(),
+            dir.display(),
+            files.len(),
+            if c.is_conditional() {
+                ", class-balanced labels"
+            } else {
+                ""
+            }
+        );
+        return Ok(());
+    }
     let started = std::time::Instant::now();
     let batch = if c.is_conditional() {
         let n = c.num_classes as i64;
@@ -87,12 +153,13 @@ fn main() -> Result<()> {
         .save_grid(&args.out, cols)
         .with_context(|| format!("writing {}", args.out.display()))?;
     eprintln!(
-        "{} images {}x{}x{} from {} (seed {}, samples {}..{}) in {:.1} ms -> {}",
+        "{} images {}x{}x{} from {} on {} (seed {}, samples {}..{}) in {:.1} ms -> {}",
         batch.len(),
         c.channels,
         c.height,
         c.width,
         model.display(),
+        generator.execution_provider(),
         args.seed,
         args.start,
         args.start + args.count as u64,

@@ -97,6 +97,9 @@ pub fn find_pair(dir: &Path) -> Result<(PathBuf, Option<PathBuf>), DataError> {
     let mut labels = Vec::new();
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue; // hidden, e.g. a temporary file of an unfinished atomic write
+        }
         if name.contains("images-idx3-ubyte") {
             images.push(e.path());
         } else if name.contains("labels-idx1-ubyte") {
