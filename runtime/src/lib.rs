@@ -12,16 +12,27 @@
 //! With the default `ort` feature, [`Generator`] runs models through ONNX Runtime, loaded at
 //! run time from the library named by `ORT_DYLIB_PATH`.
 //!
-//! ```no_run
+//! This example runs as a doc test, on the shipped model, with `ORT_DYLIB_PATH` set by
+//! `scripts/env.sh`:
+//!
+//! ```
 //! # #[cfg(feature = "ort")]
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use gan_runtime::Generator;
 //!
-//! let generator = Generator::load("models/fashion-mlp.onnx")?;
-//! println!("{} x {} images", generator.contract().height, generator.contract().width);
-//! let batch = generator.generate(7, 0, 64)?; // seed 7, samples 0..64
-//! let first_pixels: Vec<u8> = batch.to_u8(0);
-//! batch.save_grid("grid.png".as_ref(), 8)?;
+//! let generator = Generator::builder("../models/fashion-mlp.onnx").threads(1).load()?;
+//! let c = generator.contract();
+//! assert_eq!((c.channels, c.height, c.width), (1, 28, 28));
+//!
+//! let batch = generator.generate(7, 0, 16)?; // seed 7, samples 0..16
+//! let pixels: Vec<u8> = batch.to_u8(0); // first image, 28 x 28 gray bytes
+//! assert_eq!(pixels.len(), 28 * 28);
+//! // Sample 3 of seed 7 is the same image on its own as inside the batch.
+//! let alone = generator.generate(7, 3, 1)?;
+//! assert!(alone.image(0).iter().zip(batch.image(3)).all(|(a, b)| (a - b).abs() < 1e-5));
+//!
+//! let dir = tempfile::tempdir()?;
+//! batch.save_grid(&dir.path().join("grid.png"), 4)?;
 //! # Ok(())
 //! # }
 //! # #[cfg(not(feature = "ort"))]
