@@ -3,15 +3,16 @@
 Rust runtime (the `throughput` benchmark in tests/benches/ runs this script).
 
 Usage: .venv/bin/python scripts/bench_ort.py MODEL [--batches 1,64,1024] [--threads 1,2]
-                                                   [--seconds 1.5]
+                                                   [--rounds 5] [--seconds 0.3]
 
 For each intra-op thread count, one InferenceSession (graph optimizations ORT_ENABLE_ALL, as the
 Rust runtime uses) runs batches of precomputed float32 N(0, 1) latents fed to input `z`
 [N, latent_dim] (latent_dim read from the model's input shape). Each cell is warmed up, then
-timed for at least --seconds (and at least 3 calls).
+timed in --rounds rounds of at least --seconds (and at least 3 calls) each; the best round is
+reported, as the Rust benchmark does, so that load from other processes skews it less.
 
 Output: comment lines start with `#`; each cell is one machine-readable line
-    batch=64 threads=1 images_per_s=12345.6 calls=321 seconds=1.502
+    batch=64 threads=1 images_per_s=12345.6 rounds=5
 Errors go to stderr with a non-zero exit status.
 """
 
@@ -47,9 +48,8 @@ def latent_dim(session, model):
     sys.exit(f"{model}: no input named {INPUT_LATENT!r} (inputs: {names})")
 
 
-def time_cell(session, z, seconds):
-    feed = {INPUT_LATENT: z}
-    session.run(None, feed)  # warm-up
+def seconds_per_call(session, feed, seconds):
+    """Mean seconds per call of one round of at least `seconds` and MIN_CALLS calls."""
     calls = 0
     start = time.perf_counter()
     while True:
@@ -57,7 +57,7 @@ def time_cell(session, z, seconds):
         calls += 1
         elapsed = time.perf_counter() - start
         if calls >= MIN_CALLS and elapsed >= seconds:
-            return calls, elapsed
+            return elapsed / calls
 
 
 def main():
@@ -65,7 +65,8 @@ def main():
     parser.add_argument("model", help="exported generator (.onnx)")
     parser.add_argument("--batches", type=int_list, default=[1, 64, 1024])
     parser.add_argument("--threads", type=int_list, default=[1, 2])
-    parser.add_argument("--seconds", type=float, default=1.5, help="minimum time per cell")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds per cell (best kept)")
+    parser.add_argument("--seconds", type=float, default=0.3, help="minimum time per round")
     args = parser.parse_args()
 
     print(f"# onnxruntime {ort.__version__}, numpy {np.__version__}, python {sys.version.split()[0]}")
@@ -82,11 +83,11 @@ def main():
         dim = latent_dim(session, args.model)
         for batch in args.batches:
             z = rng.standard_normal((batch, dim), dtype=np.float32)
-            calls, elapsed = time_cell(session, z, args.seconds)
-            rate = batch * calls / elapsed
+            feed = {INPUT_LATENT: z}
+            session.run(None, feed)  # warm-up
+            best = min(seconds_per_call(session, feed, args.seconds) for _ in range(args.rounds))
             print(
-                f"batch={batch} threads={threads} images_per_s={rate:.1f} "
-                f"calls={calls} seconds={elapsed:.3f}",
+                f"batch={batch} threads={threads} images_per_s={batch / best:.1f} rounds={args.rounds}",
                 flush=True,
             )
 

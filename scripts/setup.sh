@@ -3,6 +3,7 @@
 # - OpenBLAS (Debian's libopenblas-dev), which the trainer's burn ndarray backend links for GEMM;
 # - ONNX Runtime's shared library, from the PyPI wheel `onnxruntime` (the version the `ort`
 #   crate wraps), into .venv/.
+# - headless Chromium + chromedriver (Debian's chromium, chromium-driver) for the browser tests.
 # Prints the library path on success; source scripts/env.sh to use it.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,6 +23,25 @@ if [ ${#need_debs[@]} -gt 0 ]; then
   $sudo apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_debs[@]}" >&2
 fi
+# --- Browser tests (tests/tests/browser.rs): headless Chromium and its WebDriver, from Debian.
+# (The wasm toolchain itself is set up by scripts/build-wasm.sh.)
+browser_debs=()
+for deb in chromium chromium-driver; do
+  dpkg -s "$deb" >/dev/null 2>&1 || browser_debs+=("$deb")
+done
+if [ ${#browser_debs[@]} -gt 0 ]; then
+  if ! command -v apt-get >/dev/null; then
+    echo "setup: install ${browser_debs[*]} (headless Chromium + chromedriver) for the browser tests" >&2
+    exit 1
+  fi
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing ${browser_debs[*]} (apt-get)" >&2
+  $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${browser_debs[@]}" >&2
+fi
+# --- end of browser tests
+
 ORT_WHEEL_VERSION="1.31.1" # ort 2.0.0-rc.15 wraps ONNX Runtime 1.31
 venv="$root/.venv"
 

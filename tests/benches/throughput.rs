@@ -13,7 +13,9 @@
 //! - `steps/s`: its inverse; `real img/s`: `steps/s * batch`.
 //!
 //! Runtime table (`gan_runtime::Generator`, one session per cell, `batch(b)` so every call is
-//! one inference; each column is timed for about 1.5 s after a warm-up call):
+//! one inference). Each figure is the best of 5 rounds of at least 0.3 s (0.1 s for latents)
+//! after a warm-up call, the three Rust columns interleaved round by round, so that load from
+//! other processes skews them less (best of rounds estimates the unloaded speed):
 //! - `batch`, `threads`: images per call and ONNX Runtime intra-op threads;
 //! - `generate img/s`: `generator.generate(seed, start, batch)`, the whole call: seeded latents
 //!   (`latent_batch`), inference, copy into an `ImageBatch`, NaN check;
@@ -22,9 +24,12 @@
 //! - `run_latents img/s`: `generator.run_latents(&z, None)` on precomputed latents (inference,
 //!   copy, NaN check; no latent generation);
 //! - `python img/s`: `session.run` of Python onnxruntime (scripts/bench_ort.py, same library
-//!   version, same thread count, precomputed latents);
+//!   version, same thread count, precomputed latents, best of rounds likewise);
 //! - `gen/py`, `run/py`: `generate` resp. `run_latents` images/s divided by Python's; `run/py`
 //!   is the apples-to-apples ratio (both on precomputed latents).
+//!
+//! Under each table, a line tells how many cores other processes kept busy meanwhile (from
+//! `/proc/stat`, Linux only): the figures are meaningful only when that is near 0.
 //!
 //! The model is `models/fashion-mlp.onnx` when it exists, else an untrained MLP generator of
 //! the same architecture exported to a temporary directory (weights do not change the cost).
@@ -56,17 +61,21 @@ const TIMED_STEPS: usize = 40;
 const RUNTIME_BATCHES: [usize; 3] = [1, 64, 1024];
 /// ONNX Runtime intra-op thread counts.
 const THREADS: [usize; 2] = [1, 2];
-/// Minimum time per timed runtime column (also passed to the Python script).
-const CELL_SECONDS: f64 = 1.5;
-/// Minimum time for the latent-only column (cheap, so shorter).
-const LATENT_SECONDS: f64 = 0.5;
-/// Minimum calls per timed column, however slow.
+/// Timed rounds per runtime column; the best round is reported (also passed to Python).
+const ROUNDS: usize = 5;
+/// Minimum time of one round of a runtime column (also passed to the Python script).
+const ROUND_SECONDS: f64 = 0.3;
+/// Minimum time of one round of the latent-only column (cheap, so shorter).
+const LATENT_ROUND_SECONDS: f64 = 0.1;
+/// Minimum calls per round, however slow.
 const MIN_CALLS: u64 = 3;
 
 /// Latent size of the generator exported when no trained model exists.
 const LATENT_DIM: usize = 100;
 /// Seed of the latents requested from the runtime.
 const SEED: u64 = 7;
+/// Cores kept busy by other processes from which the figures are flagged as skewed.
+const BUSY_CORES: f64 = 0.2;
 
 fn main() -> Result<()> {
     let ort_lib = match std::env::var_os("ORT_DYLIB_PATH") {
@@ -90,22 +99,26 @@ fn main() -> Result<()> {
 
     println!("GAN throughput benchmark");
     println!(
-        "  cores: {}, load average at start: {}",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        load_average()
+        "  cores: {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!("  ONNX Runtime library: {}", ort_lib.display());
     println!();
 
     let dataset = load_dir(&data_dir)
         .with_context(|| format!("cannot load the dataset in {}", data_dir.display()))?;
+    let start = CpuTimes::now();
     bench_trainer(&dataset, &data_dir)?;
+    print_interference(start);
+    println!();
 
     // Keeps the temporary directory (and the exported model in it) alive until the end.
     let (model, _tmp) = pick_model(&root)?;
+    let start = CpuTimes::now();
     let rust = bench_runtime(&model)?;
     let python = bench_python(&root, &model);
     print_runtime_table(&rust, &python);
+    print_interference(start);
     Ok(())
 }
 
@@ -118,17 +131,89 @@ fn repo_root() -> Result<PathBuf> {
         .with_context(|| format!("{} has no parent directory", manifest.display()))
 }
 
-/// The 1-minute load average, or "unknown": other work on the machine skews every figure.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().map(str::to_string))
-        .unwrap_or_else(|| "unknown".into())
+/// CPU time, in clock ticks, of the whole machine and of this process (waited-for children
+/// included), read from Linux's `/proc`: other work on the machine skews every figure, and
+/// this tells how much of it there was.
+#[derive(Debug, Clone, Copy)]
+struct CpuTimes {
+    /// Busy time of all CPUs.
+    busy: u64,
+    /// Busy and idle time of all CPUs.
+    total: u64,
+    /// CPUs counted.
+    cpus: usize,
+    /// This process's user and system time, and its children's.
+    own: u64,
+}
+
+impl CpuTimes {
+    /// The counters now; `None` where `/proc` does not have them (not Linux).
+    fn now() -> Option<Self> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        // "cpu  user nice system idle iowait irq softirq steal guest guest_nice": guest time is
+        // already in user and nice.
+        let all: Vec<u64> = stat
+            .lines()
+            .next()?
+            .strip_prefix("cpu ")?
+            .split_whitespace()
+            .take(8)
+            .map(|v| v.parse().ok())
+            .collect::<Option<_>>()?;
+        let idle = all.get(3)? + all.get(4)?;
+        let total: u64 = all.iter().sum();
+        let cpus = stat
+            .lines()
+            .filter(|l| {
+                l.strip_prefix("cpu")
+                    .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+            })
+            .count();
+        // Fields 14-17 of /proc/self/stat (utime stime cutime cstime), counted after the
+        // command name, which may hold spaces but ends at the last ')'.
+        let own: u64 = std::fs::read_to_string("/proc/self/stat")
+            .ok()?
+            .rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .skip(11)
+            .take(4)
+            .map(|v| v.parse::<u64>().ok())
+            .sum::<Option<u64>>()?;
+        Some(Self {
+            busy: total - idle,
+            total,
+            cpus,
+            own,
+        })
+    }
+}
+
+/// Prints how many cores other processes kept busy on average since `start`.
+fn print_interference(start: Option<CpuTimes>) {
+    let Some((a, b)) = start
+        .zip(CpuTimes::now())
+        .filter(|(a, b)| b.total > a.total)
+    else {
+        println!("  other processes' CPU use meanwhile: unknown (no /proc/stat)");
+        return;
+    };
+    let others = (b.busy - a.busy).saturating_sub(b.own - a.own);
+    let cores = others as f64 / (b.total - a.total) as f64 * b.cpus as f64;
+    println!(
+        "  other processes kept {cores:.2} of {} cores busy on average meanwhile{}",
+        b.cpus,
+        if cores >= BUSY_CORES {
+            ": figures are low and noisy (2-thread figures most)"
+        } else {
+            ""
+        }
+    );
 }
 
 /// Calls `f(i)` for `i = 0, 1, ...` until at least `min_seconds` and [`MIN_CALLS`] calls have
-/// passed; returns `(calls, seconds)`.
-fn time_calls(min_seconds: f64, mut f: impl FnMut(u64) -> Result<()>) -> Result<(u64, f64)> {
+/// passed; returns the mean seconds per call.
+fn time_round(min_seconds: f64, mut f: impl FnMut(u64) -> Result<()>) -> Result<f64> {
     let min = Duration::from_secs_f64(min_seconds);
     let start = Instant::now();
     let mut calls = 0;
@@ -137,7 +222,7 @@ fn time_calls(min_seconds: f64, mut f: impl FnMut(u64) -> Result<()>) -> Result<
         calls += 1;
         let elapsed = start.elapsed();
         if calls >= MIN_CALLS && elapsed >= min {
-            return Ok((calls, elapsed.as_secs_f64()));
+            return Ok(elapsed.as_secs_f64() / calls as f64);
         }
     }
 }
@@ -185,7 +270,6 @@ fn bench_trainer(dataset: &Dataset, data_dir: &Path) -> Result<()> {
             steps_per_s * batch as f64
         );
     }
-    println!();
     Ok(())
 }
 
@@ -244,26 +328,29 @@ fn bench_runtime(model: &Path) -> Result<Vec<RuntimeCell>> {
             let dim = generator.contract().latent_dim;
             let count = batch as u64;
 
-            black_box(generator.generate(SEED, 0, batch)?);
-            let (calls, seconds) = time_calls(CELL_SECONDS, |i| {
-                black_box(generator.generate(SEED, i * count, batch)?);
-                Ok(())
-            })?;
-            let generate_call_s = seconds / calls as f64;
-
-            let (calls, seconds) = time_calls(LATENT_SECONDS, |i| {
-                black_box(latent_batch(SEED, i * count, batch, dim));
-                Ok(())
-            })?;
-            let latents_call_s = seconds / calls as f64;
-
             let z = latent_batch(SEED, 0, batch, dim);
+            black_box(generator.generate(SEED, 0, batch)?);
             black_box(generator.run_latents(&z, None)?);
-            let (calls, seconds) = time_calls(CELL_SECONDS, |_| {
-                black_box(generator.run_latents(&z, None)?);
-                Ok(())
-            })?;
-            let run_latents_img_s = (calls * count) as f64 / seconds;
+            // Best seconds per call of generate, latent_batch and run_latents.
+            let mut best = [f64::INFINITY; 3];
+            for _ in 0..ROUNDS {
+                let generate = time_round(ROUND_SECONDS, |i| {
+                    black_box(generator.generate(SEED, i * count, batch)?);
+                    Ok(())
+                })?;
+                let latents = time_round(LATENT_ROUND_SECONDS, |i| {
+                    black_box(latent_batch(SEED, i * count, batch, dim));
+                    Ok(())
+                })?;
+                let run = time_round(ROUND_SECONDS, |_| {
+                    black_box(generator.run_latents(&z, None)?);
+                    Ok(())
+                })?;
+                for (b, t) in best.iter_mut().zip([generate, latents, run]) {
+                    *b = b.min(t);
+                }
+            }
+            let [generate_call_s, latents_call_s, run_call_s] = best;
 
             cells.push(RuntimeCell {
                 batch,
@@ -271,7 +358,7 @@ fn bench_runtime(model: &Path) -> Result<Vec<RuntimeCell>> {
                 generate_img_s: batch as f64 / generate_call_s,
                 generate_call_s,
                 latents_call_s,
-                run_latents_img_s,
+                run_latents_img_s: batch as f64 / run_call_s,
             });
         }
     }
@@ -297,7 +384,8 @@ fn bench_python(root: &Path, model: &Path) -> PythonResult {
         .arg(model)
         .args(["--batches", &join(&RUNTIME_BATCHES)])
         .args(["--threads", &join(&THREADS)])
-        .args(["--seconds", &CELL_SECONDS.to_string()])
+        .args(["--rounds", &ROUNDS.to_string()])
+        .args(["--seconds", &ROUND_SECONDS.to_string()])
         .output()
         .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -392,10 +480,11 @@ fn print_runtime_table(cells: &[RuntimeCell], python: &PythonResult) {
     );
     println!("    (run_latents and Python both run on precomputed latents).");
     println!(
-        "  - Rust calls also copy the output into an ImageBatch and check it for NaN; Python's"
+        "  - Rust calls also copy the output into an ImageBatch and check it for NaN; the Python"
     );
-    println!("    session.run returns the output as a new numpy array.");
-    println!("  - each runtime column ran for at least {CELL_SECONDS} s (latents: {LATENT_SECONDS} s) after a warm-up call.");
+    println!("    figure is session.run alone.");
+    println!("  - each runtime figure is the best of {ROUNDS} rounds of at least {ROUND_SECONDS} s (latents: {LATENT_ROUND_SECONDS} s)");
+    println!("    after a warm-up call.");
     if let Err(reason) = python {
         println!("  - python comparison skipped: {reason}");
     }
