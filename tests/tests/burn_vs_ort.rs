@@ -24,6 +24,8 @@ fn trained_generator_matches_in_onnx_runtime() {
         sample_every: 100,
         progress: false,
         dataset_name: "fashion-mnist".into(),
+        checkpoint_every: 0,
+        resume: false,
     };
     let result = run::run(&options, &dataset).expect("training");
     assert_eq!(result.history.len(), 300);

@@ -15,6 +15,8 @@
 //!     sample_every: 100,
 //!     progress: true,
 //!     dataset_name: "fashion-mnist".into(),
+//!     checkpoint_every: 0,
+//!     resume: false,
 //! };
 //! let result = run::run(&options, &dataset)?;
 //! let model = export::mlp_to_onnx(&result.trainer.generator(), &result.contract("fashion-mnist"))?;
@@ -23,6 +25,7 @@
 //! # }
 //! ```
 
+pub mod checkpoint;
 pub mod data;
 pub mod export;
 pub mod model;

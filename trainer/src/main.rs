@@ -51,6 +51,12 @@ struct Args {
     /// Dataset name stored in the model [default: the data directory's name]
     #[arg(long)]
     dataset_name: Option<String>,
+    /// Write OUT/checkpoint.gan (networks, optimizers, data order, RNG) every N steps and at the end (0: never)
+    #[arg(long, default_value_t = 500)]
+    checkpoint_every: u64,
+    /// Continue bit for bit from OUT/checkpoint.gan up to --steps (the checkpoint's hyper-parameters are used)
+    #[arg(long)]
+    resume: bool,
     /// No progress bar
     #[arg(long)]
     quiet: bool,
@@ -112,13 +118,15 @@ fn main() -> Result<()> {
         sample_every: args.sample_every,
         progress: !args.quiet,
         dataset_name: dataset_name.clone(),
+        checkpoint_every: args.checkpoint_every,
+        resume: args.resume,
     };
     let result = run::run(&options, &dataset)?;
     eprintln!(
-        "trained {} steps in {:.1} s ({:.1} steps/s); samples and losses.csv in {}",
+        "trained to step {} in {:.1} s ({:.1} steps/s this run); samples and losses.csv in {}",
         args.steps,
         result.train_seconds,
-        args.steps as f64 / result.train_seconds,
+        result.steps_run as f64 / result.train_seconds.max(1e-9),
         args.out.display()
     );
     if let Some(path) = &args.export {

@@ -32,6 +32,10 @@ pub struct RunOptions {
     pub progress: bool,
     /// Dataset name recorded in the exported model.
     pub dataset_name: String,
+    /// Write `out_dir/checkpoint.gan` every this many steps and at the end (0: never).
+    pub checkpoint_every: u64,
+    /// Continue from `out_dir/checkpoint.gan` (its hyper-parameters win) up to `steps`.
+    pub resume: bool,
 }
 
 /// Why a run failed.
@@ -46,6 +50,9 @@ pub enum RunError {
     /// The options are unusable.
     #[error("{0}")]
     Options(String),
+    /// A checkpoint could not be written or resumed.
+    #[error(transparent)]
+    Checkpoint(#[from] crate::checkpoint::CheckpointError),
 }
 
 /// A finished run: the trained networks and what was measured.
@@ -56,6 +63,8 @@ pub struct RunResult {
     pub history: Vec<StepStats>,
     /// Wall-clock seconds spent in training steps.
     pub train_seconds: f64,
+    /// Steps run by this call (fewer than the total when resumed).
+    pub steps_run: u64,
 }
 
 impl RunResult {
@@ -94,11 +103,31 @@ pub fn run(options: &RunOptions, data: &Dataset) -> Result<RunResult, RunError> 
         height: data.height,
         width: data.width,
     };
-    let mut trainer =
-        GanTrainer::<TrainBackend>::new(options.config.clone(), shape, data.len, &device);
+    let ckpt_path = options.out_dir.join(crate::checkpoint::FILE_NAME);
+    let (mut trainer, mut history) = if options.resume {
+        if !ckpt_path.is_file() {
+            return Err(RunError::Options(format!(
+                "--resume: no checkpoint at {}",
+                ckpt_path.display()
+            )));
+        }
+        crate::checkpoint::load::<TrainBackend>(&ckpt_path, data.len, shape, &device)?
+    } else {
+        (
+            GanTrainer::<TrainBackend>::new(options.config.clone(), shape, data.len, &device),
+            Vec::with_capacity(options.steps as usize),
+        )
+    };
+    let first = trainer.step_count();
+    if first >= options.steps {
+        return Err(RunError::Options(format!(
+            "the checkpoint is already at step {first}: ask for more --steps"
+        )));
+    }
 
     let bar = if options.progress {
         let bar = ProgressBar::new(options.steps);
+        bar.set_position(first);
         bar.set_style(
             ProgressStyle::with_template(
                 "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} ({per_sec}, eta {eta}) {msg}",
@@ -110,9 +139,8 @@ pub fn run(options: &RunOptions, data: &Dataset) -> Result<RunResult, RunError> 
         ProgressBar::hidden()
     };
 
-    let mut history = Vec::with_capacity(options.steps as usize);
     let started = Instant::now();
-    for _ in 0..options.steps {
+    for _ in first..options.steps {
         let s = trainer.step(data);
         history.push(s);
         bar.inc(1);
@@ -129,6 +157,9 @@ pub fn run(options: &RunOptions, data: &Dataset) -> Result<RunResult, RunError> 
             save_samples(&trainer, &options.out_dir, s.step)?;
             write_losses(&history, &options.out_dir.join("losses.csv"))?;
         }
+        if options.checkpoint_every > 0 && s.step % options.checkpoint_every == 0 {
+            crate::checkpoint::save(&trainer, &history, &ckpt_path)?;
+        }
         if !s.d_loss.is_finite() || !s.g_loss.is_finite() {
             bar.abandon_with_message(format!("losses became non-finite at step {}", s.step));
             return Err(RunError::Options(format!(
@@ -141,10 +172,14 @@ pub fn run(options: &RunOptions, data: &Dataset) -> Result<RunResult, RunError> 
     bar.finish();
     save_samples(&trainer, &options.out_dir, trainer.step_count())?;
     write_losses(&history, &options.out_dir.join("losses.csv"))?;
+    if options.checkpoint_every > 0 {
+        crate::checkpoint::save(&trainer, &history, &ckpt_path)?;
+    }
     Ok(RunResult {
         trainer,
         history,
         train_seconds,
+        steps_run: options.steps - first,
     })
 }
 

@@ -19,7 +19,7 @@ pub type TrainBackend = burn::backend::Autodiff<burn::backend::NdArray<f32>>;
 pub type InferBackend = burn::backend::NdArray<f32>;
 
 /// Hyper-parameters of a run.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrainConfig {
     /// Latent vector length.
     pub latent_dim: usize,
@@ -46,7 +46,7 @@ impl Default for TrainConfig {
 }
 
 /// What one training step measured.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StepStats {
     /// Step number, from 1.
     pub step: u64,
@@ -64,8 +64,8 @@ pub struct StepStats {
 /// latents of sample grids (seed 0, 1, ...).
 const NOISE_SEED_SALT: u64 = 0x9E37_79B9_7F4A_7C15;
 
-type GOpt<B> = OptimizerAdaptor<Adam, MlpGenerator<B>, B>;
-type DOpt<B> = OptimizerAdaptor<Adam, MlpDiscriminator<B>, B>;
+pub(crate) type GOpt<B> = OptimizerAdaptor<Adam, MlpGenerator<B>, B>;
+pub(crate) type DOpt<B> = OptimizerAdaptor<Adam, MlpDiscriminator<B>, B>;
 
 /// A GAN being trained: both networks, their optimizers and the data order.
 pub struct GanTrainer<B: AutodiffBackend> {
@@ -73,14 +73,15 @@ pub struct GanTrainer<B: AutodiffBackend> {
     pub g: MlpGenerator<B>,
     /// The discriminator.
     pub d: MlpDiscriminator<B>,
-    opt_g: GOpt<B>,
-    opt_d: DOpt<B>,
-    config: TrainConfig,
-    batcher: Batcher,
-    rng: ChaCha8Rng,
-    noise_index: u64,
-    step: u64,
-    device: B::Device,
+    pub(crate) opt_g: GOpt<B>,
+    pub(crate) opt_d: DOpt<B>,
+    pub(crate) config: TrainConfig,
+    pub(crate) shape: ImageShape,
+    pub(crate) batcher: Batcher,
+    pub(crate) rng: ChaCha8Rng,
+    pub(crate) noise_index: u64,
+    pub(crate) step: u64,
+    pub(crate) device: B::Device,
     real_buf: Vec<f32>,
 }
 
@@ -105,6 +106,7 @@ impl<B: AutodiffBackend> GanTrainer<B> {
             opt_g: adam.init(),
             opt_d: adam.init(),
             config,
+            shape,
             batcher: Batcher::new(dataset_len),
             rng,
             noise_index: 0,

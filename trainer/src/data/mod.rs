@@ -116,8 +116,8 @@ pub fn load_dir(dir: &Path) -> Result<Dataset, DataError> {
 /// Endless shuffled epochs over `0..len`, drawn in batches: every index once per epoch.
 #[derive(Debug, Clone)]
 pub struct Batcher {
-    order: Vec<usize>,
-    pos: usize,
+    pub(crate) order: Vec<usize>,
+    pub(crate) pos: usize,
 }
 
 impl Batcher {

@@ -8,7 +8,7 @@ use burn::prelude::*;
 use rand::Rng;
 
 /// Image geometry a generator produces and a discriminator reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ImageShape {
     /// Channels.
     pub channels: usize,

@@ -1,0 +1,333 @@
+//! Checkpoints: everything a run needs to continue bit for bit where it stopped — both
+//! networks, both Adam states, the step, the data order and RNG state, the noise position and
+//! the loss history — in one file written atomically.
+//!
+//! Layout (hand-rolled because it is a thin envelope around burn's own records): the magic
+//! `GANCKPT1`, a little-endian `u32` header length, a JSON header, then the sections the header
+//! lists in order, each with its length and CRC-32. Burn records are NamedMpk (MessagePack).
+//! Reading checks every length and checksum before decoding anything, so a truncated or
+//! corrupted file is an error naming the file, never a panic or a silently different run.
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::optim::Optimizer;
+use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
+use burn::tensor::backend::AutodiffBackend;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::data::Batcher;
+use crate::model::mlp::{MlpDiscriminator, MlpGenerator};
+use crate::model::ImageShape;
+use crate::train::{GanTrainer, StepStats, TrainConfig};
+
+const MAGIC: &[u8; 8] = b"GANCKPT1";
+/// Largest header accepted; real ones are a few hundred bytes.
+const MAX_HEADER: u32 = 1 << 20;
+/// The file name a run keeps its checkpoint under, in its output directory.
+pub const FILE_NAME: &str = "checkpoint.gan";
+
+/// Why a checkpoint could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// Reading or writing failed (the message names the path).
+    #[error("{0}")]
+    Io(String),
+    /// The file is not a valid checkpoint.
+    #[error("{path}: not a usable checkpoint: {problem}")]
+    Format {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The checkpoint does not fit the data given.
+    #[error("{path} was made for {expected}, but the data is {found}")]
+    Mismatch {
+        /// The file.
+        path: String,
+        /// What the checkpoint expects.
+        expected: String,
+        /// What was given.
+        found: String,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    arch: String,
+    step: u64,
+    config: TrainConfig,
+    shape: ImageShape,
+    dataset_len: usize,
+    noise_index: u64,
+    rng_seed: [u8; 32],
+    rng_stream: u64,
+    /// `u128` as a decimal string (JSON numbers cannot hold it).
+    rng_word_pos: String,
+    batcher_pos: usize,
+    sections: Vec<Section>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Section {
+    name: String,
+    len: u64,
+    crc32: u32,
+}
+
+const SECTIONS: [&str; 6] = ["batcher_order", "history", "g", "d", "opt_g", "opt_d"];
+
+fn recorder() -> NamedMpkBytesRecorder<FullPrecisionSettings> {
+    NamedMpkBytesRecorder::default()
+}
+
+/// Serializes `trainer` and the run's `history` into checkpoint bytes.
+pub fn to_bytes<B: AutodiffBackend>(
+    trainer: &GanTrainer<B>,
+    history: &[StepStats],
+) -> Result<Vec<u8>, CheckpointError> {
+    let rec = |r: Result<Vec<u8>, burn::record::RecorderError>| {
+        r.map_err(|e| CheckpointError::Io(format!("cannot encode checkpoint: {e}")))
+    };
+    let order: Vec<u8> = trainer
+        .batcher
+        .order
+        .iter()
+        .flat_map(|&i| (i as u32).to_le_bytes())
+        .collect();
+    let hist = serde_json::to_vec(history).map_err(|e| CheckpointError::Io(e.to_string()))?;
+    let bodies: Vec<Vec<u8>> = vec![
+        order,
+        hist,
+        rec(recorder().record(trainer.g.clone().into_record(), ()))?,
+        rec(recorder().record(trainer.d.clone().into_record(), ()))?,
+        rec(recorder().record(trainer.opt_g.to_record(), ()))?,
+        rec(recorder().record(trainer.opt_d.to_record(), ()))?,
+    ];
+    let header = Header {
+        arch: "mlp".into(),
+        step: trainer.step,
+        config: trainer.config.clone(),
+        shape: trainer.shape,
+        dataset_len: trainer.batcher.order.len(),
+        noise_index: trainer.noise_index,
+        rng_seed: trainer.rng.get_seed(),
+        rng_stream: trainer.rng.get_stream(),
+        rng_word_pos: trainer.rng.get_word_pos().to_string(),
+        batcher_pos: trainer.batcher.pos,
+        sections: SECTIONS
+            .iter()
+            .zip(&bodies)
+            .map(|(name, b)| Section {
+                name: name.to_string(),
+                len: b.len() as u64,
+                crc32: crc32fast::hash(b),
+            })
+            .collect(),
+    };
+    let header = serde_json::to_vec(&header).map_err(|e| CheckpointError::Io(e.to_string()))?;
+    let mut out =
+        Vec::with_capacity(12 + header.len() + bodies.iter().map(Vec::len).sum::<usize>());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    out.extend_from_slice(&header);
+    for b in bodies {
+        out.extend_from_slice(&b);
+    }
+    Ok(out)
+}
+
+/// Writes a checkpoint of `trainer` to `path`, atomically.
+pub fn save<B: AutodiffBackend>(
+    trainer: &GanTrainer<B>,
+    history: &[StepStats],
+    path: &Path,
+) -> Result<(), CheckpointError> {
+    let bytes = to_bytes(trainer, history)?;
+    gan_runtime::write_atomic(path, |w| w.write_all(&bytes))
+        .map_err(|e| CheckpointError::Io(e.to_string()))
+}
+
+/// Reads a checkpoint written by [`save`]; `dataset_len` and `shape` must match the data the
+/// run continues on. Returns the trainer, ready for its next step, and the loss history.
+pub fn load<B: AutodiffBackend>(
+    path: &Path,
+    dataset_len: usize,
+    shape: ImageShape,
+    device: &B::Device,
+) -> Result<(GanTrainer<B>, Vec<StepStats>), CheckpointError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| CheckpointError::Io(format!("cannot read {}: {e}", path.display())))?;
+    from_bytes(
+        &bytes,
+        &path.display().to_string(),
+        dataset_len,
+        shape,
+        device,
+    )
+}
+
+/// [`load`] from bytes already read; `name` is used in error messages.
+pub fn from_bytes<B: AutodiffBackend>(
+    bytes: &[u8],
+    name: &str,
+    dataset_len: usize,
+    shape: ImageShape,
+    device: &B::Device,
+) -> Result<(GanTrainer<B>, Vec<StepStats>), CheckpointError> {
+    let bad = |problem: String| CheckpointError::Format {
+        path: name.to_string(),
+        problem,
+    };
+    if bytes.len() < 12 || &bytes[..8] != MAGIC {
+        return Err(bad("missing the GANCKPT1 magic".into()));
+    }
+    let hlen = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+    if hlen > MAX_HEADER || 12 + hlen as usize > bytes.len() {
+        return Err(bad(format!(
+            "header length {hlen} does not fit the file ({} bytes)",
+            bytes.len()
+        )));
+    }
+    let header: Header = serde_json::from_slice(&bytes[12..12 + hlen as usize])
+        .map_err(|e| bad(format!("header: {e}")))?;
+    let names: Vec<&str> = header.sections.iter().map(|s| s.name.as_str()).collect();
+    if names != SECTIONS || header.arch != "mlp" {
+        return Err(bad(format!(
+            "unexpected sections {names:?} / arch {:?}",
+            header.arch
+        )));
+    }
+    let mut bodies: Vec<&[u8]> = Vec::new();
+    let mut at = 12 + hlen as usize;
+    for s in &header.sections {
+        let end = usize::try_from(s.len)
+            .ok()
+            .and_then(|l| at.checked_add(l))
+            .filter(|&e| e <= bytes.len())
+            .ok_or_else(|| bad(format!("section `{}` is truncated", s.name)))?;
+        let body = &bytes[at..end];
+        if crc32fast::hash(body) != s.crc32 {
+            return Err(bad(format!("section `{}` fails its checksum", s.name)));
+        }
+        bodies.push(body);
+        at = end;
+    }
+    if at != bytes.len() {
+        return Err(bad(format!("{} trailing bytes", bytes.len() - at)));
+    }
+    if header.dataset_len != dataset_len || header.shape != shape {
+        return Err(CheckpointError::Mismatch {
+            path: name.to_string(),
+            expected: format!(
+                "{} images of {}x{}x{}",
+                header.dataset_len, header.shape.channels, header.shape.height, header.shape.width
+            ),
+            found: format!(
+                "{dataset_len} images of {}x{}x{}",
+                shape.channels, shape.height, shape.width
+            ),
+        });
+    }
+    let order: Vec<usize> = bodies[0]
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        .collect();
+    let mut sorted = order.clone();
+    sorted.sort_unstable();
+    if sorted != (0..dataset_len).collect::<Vec<_>>() || header.batcher_pos > dataset_len {
+        return Err(bad(
+            "the saved data order is not a permutation of the dataset".into(),
+        ));
+    }
+    let history: Vec<StepStats> =
+        serde_json::from_slice(bodies[1]).map_err(|e| bad(format!("history: {e}")))?;
+    let word_pos: u128 = header
+        .rng_word_pos
+        .parse()
+        .map_err(|_| bad("rng_word_pos is not a number".into()))?;
+    let dec = |what: &str, e: burn::record::RecorderError| bad(format!("{what}: {e}"));
+
+    let mut t = GanTrainer::<B>::new(header.config.clone(), shape, dataset_len, device);
+    if t.g.latent_dim() != header.config.latent_dim {
+        return Err(bad("latent dim does not match the config".into()));
+    }
+    let g_rec = recorder()
+        .load(bodies[2].to_vec(), device)
+        .map_err(|e| dec("generator", e))?;
+    let d_rec = recorder()
+        .load(bodies[3].to_vec(), device)
+        .map_err(|e| dec("discriminator", e))?;
+    let og = recorder()
+        .load(bodies[4].to_vec(), device)
+        .map_err(|e| dec("generator optimizer", e))?;
+    let od = recorder()
+        .load(bodies[5].to_vec(), device)
+        .map_err(|e| dec("discriminator optimizer", e))?;
+    let g: MlpGenerator<B> = t.g.clone().load_record(g_rec);
+    let d: MlpDiscriminator<B> = t.d.clone().load_record(d_rec);
+    t.g = g;
+    t.d = d;
+    t.opt_g = t.opt_g.clone().load_record(og);
+    t.opt_d = t.opt_d.clone().load_record(od);
+    let mut rng = ChaCha8Rng::from_seed(header.rng_seed);
+    rng.set_stream(header.rng_stream);
+    rng.set_word_pos(word_pos);
+    t.rng = rng;
+    t.batcher = Batcher {
+        order,
+        pos: header.batcher_pos,
+    };
+    t.noise_index = header.noise_index;
+    t.step = header.step;
+    Ok((t, history))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Dataset;
+    use crate::train::TrainBackend;
+
+    #[test]
+    fn round_trip_continues_identically() {
+        let n = 16;
+        let data = Dataset {
+            pixels: (0..n * 16).map(|i| (i * 37 % 256) as u8).collect(),
+            len: n,
+            channels: 1,
+            height: 4,
+            width: 4,
+            labels: None,
+        };
+        let cfg = TrainConfig {
+            latent_dim: 8,
+            batch_size: 4,
+            seed: 2,
+            ..TrainConfig::default()
+        };
+        let shape = ImageShape {
+            channels: 1,
+            height: 4,
+            width: 4,
+        };
+        let dev = Default::default();
+        let mut a = GanTrainer::<TrainBackend>::new(cfg, shape, n, &dev);
+        for _ in 0..3 {
+            a.step(&data);
+        }
+        let bytes = to_bytes(&a, &[]).unwrap();
+        let (mut b, _) = from_bytes::<TrainBackend>(&bytes, "mem", n, shape, &dev).unwrap();
+        let ga = |t: &GanTrainer<TrainBackend>| -> Vec<f32> {
+            t.g.layers[0].weight.val().into_data().into_vec().unwrap()
+        };
+        assert_eq!(ga(&a), ga(&b), "weights after load");
+        let sa = a.step(&data);
+        let sb = b.step(&data);
+        assert_eq!(sa, sb, "stats of the next step");
+        assert_eq!(ga(&a), ga(&b), "weights after one more step");
+    }
+}

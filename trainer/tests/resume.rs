@@ -1,0 +1,194 @@
+//! Crash safety on real data: the trainer is killed with SIGKILL at several points; every
+//! time, the files under their final names are whole (checkpoint loads, PNGs decode, CSV
+//! parses), `--resume` continues, and the final model is bit-identical to an uninterrupted run.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use gan_trainer::checkpoint;
+use gan_trainer::model::ImageShape;
+use gan_trainer::train::TrainBackend;
+
+fn data_dir() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fashion-mnist");
+    assert!(
+        p.is_dir(),
+        "real test data not found: looked for {}",
+        p.display()
+    );
+    p
+}
+
+fn trainer(out: &Path, extra: &[&str]) -> Command {
+    trainer_steps(out, "240", extra)
+}
+
+fn trainer_steps(out: &Path, steps: &str, extra: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_trainer"));
+    c.args([
+        "--data",
+        data_dir().to_str().unwrap(),
+        "--steps",
+        steps,
+        "--batch-size",
+        "32",
+    ])
+    .args([
+        "--seed",
+        "4",
+        "--sample-every",
+        "40",
+        "--checkpoint-every",
+        "20",
+        "--quiet",
+    ])
+    .arg("--out")
+    .arg(out)
+    .arg("--export")
+    .arg(out.join("g.onnx"))
+    .args(extra);
+    c
+}
+
+/// Every file under its final name is complete and readable.
+fn check_whole(out: &Path) {
+    let ckpt = out.join(checkpoint::FILE_NAME);
+    if ckpt.exists() {
+        let shape = ImageShape {
+            channels: 1,
+            height: 28,
+            width: 28,
+        };
+        checkpoint::load::<TrainBackend>(&ckpt, 4443, shape, &Default::default())
+            .unwrap_or_else(|e| panic!("checkpoint after kill: {e}"));
+    }
+    if let Ok(entries) = std::fs::read_dir(out.join("samples")) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "png")
+                && !p.file_name().unwrap().to_string_lossy().starts_with('.')
+            {
+                image::open(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            }
+        }
+    }
+    if let Ok(csv) = std::fs::read_to_string(out.join("losses.csv")) {
+        assert!(csv.starts_with("step,"));
+        for line in csv.lines().skip(1) {
+            assert_eq!(line.split(',').count(), 5, "partial CSV line {line:?}");
+        }
+    }
+    assert!(
+        !out.join("g.onnx").exists(),
+        "model exported before the run finished"
+    );
+}
+
+#[test]
+fn killed_runs_resume_to_the_same_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let straight = dir.path().join("straight");
+    let st = trainer(&straight, &[]).status().unwrap();
+    assert!(st.success());
+    let expected = std::fs::read(straight.join("g.onnx")).unwrap();
+
+    let killed = dir.path().join("killed");
+    let mut kills = 0;
+    for (round, delay_ms) in [700u64, 1300, 900, 1600].into_iter().enumerate() {
+        let resume: &[&str] = if killed.join(checkpoint::FILE_NAME).exists() {
+            &["--resume"]
+        } else {
+            &[]
+        };
+        let mut child = trainer(&killed, resume).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        if child.try_wait().unwrap().is_some() {
+            break; // finished before the kill
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        kills += 1;
+        check_whole(&killed);
+        assert!(round < 3 || killed.join(checkpoint::FILE_NAME).exists());
+    }
+    assert!(
+        kills >= 2,
+        "the run finished too fast to be killed ({kills} kills)"
+    );
+    // Finish from the last checkpoint (or from scratch if none was written yet).
+    let resume: &[&str] = if killed.join(checkpoint::FILE_NAME).exists() {
+        &["--resume"]
+    } else {
+        &[]
+    };
+    let out = trainer(&killed, resume).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = std::fs::read(killed.join("g.onnx")).unwrap();
+    assert!(
+        got == expected,
+        "resumed model differs from the uninterrupted run"
+    );
+    assert_eq!(
+        std::fs::read_to_string(killed.join("losses.csv")).unwrap(),
+        std::fs::read_to_string(straight.join("losses.csv")).unwrap()
+    );
+}
+
+#[test]
+fn bad_checkpoints_are_errors_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let st = trainer_steps(&out, "20", &[]).status().unwrap();
+    assert!(st.success());
+    let ckpt = out.join(checkpoint::FILE_NAME);
+    let good = std::fs::read(&ckpt).unwrap();
+    let shape = ImageShape {
+        channels: 1,
+        height: 28,
+        width: 28,
+    };
+    let dev = Default::default();
+    let load = |bytes: &[u8]| {
+        checkpoint::from_bytes::<TrainBackend>(bytes, "ck", 4443, shape, &dev).map(|_| ())
+    };
+    load(&good).unwrap();
+    for (what, bytes) in [
+        ("truncated", good[..good.len() / 2].to_vec()),
+        ("empty", Vec::new()),
+        ("flipped", {
+            let mut b = good.clone();
+            let i = b.len() - 100;
+            b[i] ^= 0xff;
+            b
+        }),
+        ("not a checkpoint", b"hello world, definitely not".to_vec()),
+    ] {
+        let e = load(&bytes).unwrap_err().to_string();
+        assert!(e.contains("ck"), "{what}: {e}");
+    }
+    let e = checkpoint::from_bytes::<TrainBackend>(&good, "ck", 100, shape, &dev)
+        .map(|_| ())
+        .unwrap_err();
+    assert!(e.to_string().contains("4443 images"), "{e}");
+
+    // --resume without a checkpoint, and past the end, are clear errors.
+    let fresh = dir.path().join("fresh");
+    let o = trainer(&fresh, &["--resume"]).output().unwrap();
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no checkpoint"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = trainer_steps(&out, "20", &["--resume"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("already at step 20"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
