@@ -1,30 +1,19 @@
 //! The augmentation API on the shipped model in the real ONNX Runtime: thread safety,
 //! streaming, datasets on disk, memory budgets and execution-provider fallback.
 
-use std::path::PathBuf;
+mod common;
+use common::{require_ort, shipped_model};
+
 use std::sync::Arc;
 
 use gan_runtime::dataset::{write_dataset, DatasetFormat};
 use gan_runtime::{ExecutionProvider, Generator, ProviderPolicy, RuntimeError};
 
-fn shipped() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/fashion-mlp.onnx");
-    assert!(p.is_file(), "shipped model missing: {}", p.display());
-    p
-}
-
-fn require_ort() {
-    assert!(
-        std::env::var_os("ORT_DYLIB_PATH").is_some_and(|p| !p.is_empty()),
-        "ORT_DYLIB_PATH is not set: run the tests with `bash scripts/test.sh`"
-    );
-}
-
 #[test]
 fn many_threads_share_one_generator_and_agree_with_one_thread() {
     require_ort();
     let g = Arc::new(
-        Generator::builder(shipped())
+        Generator::builder(shipped_model())
             .threads(1)
             .max_sessions(4)
             .load()
@@ -59,7 +48,10 @@ fn many_threads_share_one_generator_and_agree_with_one_thread() {
 #[test]
 fn batches_stream_the_same_images_in_bounded_pieces() {
     require_ort();
-    let g = Generator::builder(shipped()).batch(64).load().unwrap();
+    let g = Generator::builder(shipped_model())
+        .batch(64)
+        .load()
+        .unwrap();
     let all = g.generate(3, 100, 150).unwrap();
     let mut seen = 0;
     for b in g.batches(3, 100..250, 40) {
@@ -86,7 +78,7 @@ fn batches_stream_the_same_images_in_bounded_pieces() {
 #[test]
 fn dataset_written_as_idx_and_png() {
     require_ort();
-    let g = Generator::load(shipped()).unwrap();
+    let g = Generator::load(shipped_model()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut last = 0;
     let files = write_dataset(&g, 5, 300, dir.path(), DatasetFormat::Idx, 128, |n| {
@@ -118,7 +110,7 @@ fn dataset_written_as_idx_and_png() {
 #[test]
 fn memory_budget_refuses_before_running() {
     require_ort();
-    let g = Generator::builder(shipped())
+    let g = Generator::builder(shipped_model())
         .memory_budget(100 * 784 * 4)
         .load()
         .unwrap();
@@ -139,7 +131,7 @@ fn memory_budget_refuses_before_running() {
         1000
     );
     // A model whose one image exceeds the budget is refused at load.
-    let e = Generator::builder(shipped())
+    let e = Generator::builder(shipped_model())
         .memory_budget(1000)
         .load()
         .unwrap_err();
@@ -151,7 +143,7 @@ fn requested_gpu_provider_is_never_skipped_silently() {
     require_ort();
     // This machine's ONNX Runtime (the CPU wheel) has no CUDA: lenient falls back and says so,
     // strict refuses. With the `cuda` feature off, the reason is the missing feature.
-    let g = Generator::builder(shipped())
+    let g = Generator::builder(shipped_model())
         .execution_providers([ExecutionProvider::Cuda, ExecutionProvider::Cpu])
         .load()
         .unwrap();
@@ -165,7 +157,7 @@ fn requested_gpu_provider_is_never_skipped_silently() {
     assert!(g.warnings()[0].contains(reason), "{:?}", g.warnings());
     g.generate(1, 0, 2).unwrap();
 
-    let e = Generator::builder(shipped())
+    let e = Generator::builder(shipped_model())
         .execution_providers([ExecutionProvider::Cuda])
         .provider_policy(ProviderPolicy::Strict)
         .load()
@@ -183,7 +175,7 @@ fn requested_gpu_provider_is_never_skipped_silently() {
     assert!(e.to_string().contains(reason), "{e}");
 
     // Only GPU requested, lenient: CPU with a warning naming both steps.
-    let g = Generator::builder(shipped())
+    let g = Generator::builder(shipped_model())
         .execution_providers([ExecutionProvider::TensorRt])
         .load()
         .unwrap();

@@ -1,24 +1,13 @@
 //! The `generate` binary, run as a user would: with no arguments it draws the shipped model;
 //! bad arguments and a missing ONNX Runtime give clear errors.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
+use common::{require_ort, shipped_model};
 
-fn shipped_model() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/fashion-mlp.onnx");
-    assert!(p.is_file(), "shipped model missing: {}", p.display());
-    p
-}
+use std::process::Command;
 
 fn generate() -> Command {
     Command::new(env!("CARGO_BIN_EXE_generate"))
-}
-
-fn require_ort() {
-    assert!(
-        std::env::var_os("ORT_DYLIB_PATH").is_some_and(|p| !p.is_empty()),
-        "ORT_DYLIB_PATH is not set: run the tests with `bash scripts/test.sh`"
-    );
 }
 
 #[test]
