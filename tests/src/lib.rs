@@ -53,3 +53,54 @@ pub fn untrained_export(path: &std::path::Path) {
     let model = gan_trainer::export::mlp_to_onnx(&g, &c).expect("contract matches");
     gan_trainer::export::save(&model, path).expect("write model");
 }
+
+/// A conditional model for tests of the label paths, until the trainer makes real ones: the
+/// untrained MLP generator with a `label` int64 `[N]` input added (the graph ignores it) and a
+/// contract of 10 named classes. Valid ONNX that ONNX Runtime runs.
+pub fn conditional_export(path: &std::path::Path) {
+    use onnx_protobuf::tensor_shape_proto::{dimension, Dimension};
+    use onnx_protobuf::{
+        type_proto, Message, ModelProto, TensorShapeProto, TypeProto, ValueInfoProto,
+    };
+    use protobuf::MessageField;
+
+    let tmp = path.with_extension("uncond.onnx");
+    untrained_export(&tmp);
+    let bytes = std::fs::read(&tmp).expect("read export");
+    let _ = std::fs::remove_file(&tmp);
+    let mut m = ModelProto::parse_from_bytes(&bytes).expect("parse export");
+    let g = m.graph.as_mut().expect("graph");
+    g.input.push(ValueInfoProto {
+        name: gan_runtime::contract::INPUT_LABEL.into(),
+        type_: MessageField::some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: onnx_protobuf::tensor_proto::DataType::INT64 as i32,
+                shape: MessageField::some(TensorShapeProto {
+                    dim: vec![Dimension {
+                        value: Some(dimension::Value::DimParam("N".into())),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let names: Vec<String> = (0..10).map(|i| format!("class {i}")).collect();
+    for e in &mut m.metadata_props {
+        match e.key.as_str() {
+            "gan.num_classes" => e.value = "10".into(),
+            "gan.arch" => e.value = "mlp-test-conditional".into(),
+            _ => {}
+        }
+    }
+    m.metadata_props
+        .push(onnx_protobuf::StringStringEntryProto {
+            key: gan_runtime::contract::keys::CLASS_NAMES.into(),
+            value: names.join("\n"),
+            ..Default::default()
+        });
+    std::fs::write(path, m.write_to_bytes().expect("encode")).expect("write model");
+}
