@@ -292,7 +292,7 @@ mod tests {
             height: 2,
             width: 3,
         };
-        let g = MlpGenerator::new(4, shape, &mut rng, &Default::default());
+        let g = MlpGenerator::new(4, shape, Default::default(), &mut rng, &Default::default());
         (g, ModelContract::new(4, 1, 2, 3))
     }
 

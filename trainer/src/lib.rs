@@ -28,6 +28,7 @@
 pub mod checkpoint;
 pub mod data;
 pub mod export;
+pub mod loss;
 pub mod model;
 pub mod run;
 pub mod train;

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 
+use gan_trainer::loss::Loss;
+use gan_trainer::model::Init;
 use gan_trainer::train::TrainConfig;
 use gan_trainer::{data, export, run};
 
@@ -36,6 +38,15 @@ struct Args {
     /// Latent vector length
     #[arg(long, default_value_t = 100)]
     latent_dim: usize,
+    /// Objective: minimax, ns (non-saturating), lsgan, hinge
+    #[arg(long, value_enum, default_value_t = Loss::Ns)]
+    loss: Loss,
+    /// Discriminator updates per generator update
+    #[arg(long, default_value_t = 1)]
+    d_steps: u32,
+    /// Weight initialization: pytorch (nn.Linear default), xavier, normal (N(0, 0.02))
+    #[arg(long, value_enum, default_value_t = Init::Pytorch)]
+    init: Init,
     /// Seed of weights, batch order and noise: same seed + same data = same weights
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -64,6 +75,9 @@ struct Args {
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    if args.d_steps == 0 {
+        bail!("--d-steps must be at least 1");
+    }
     if args.steps == 0 {
         bail!("--steps must be at least 1");
     }
@@ -112,6 +126,9 @@ fn main() -> Result<()> {
             lr: args.lr,
             beta1: args.beta1,
             seed: args.seed,
+            loss: args.loss,
+            d_steps: args.d_steps,
+            init: args.init,
         },
         steps: args.steps,
         out_dir: args.out.clone(),

@@ -6,7 +6,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, tanh};
 use rand::Rng;
 
-use super::{seeded_linear, ImageShape};
+use super::{seeded_linear, ImageShape, Init};
 
 /// Hidden widths of the generator.
 pub const G_HIDDEN: [usize; 3] = [256, 512, 1024];
@@ -29,10 +29,11 @@ pub struct MlpGenerator<B: Backend> {
 }
 
 impl<B: Backend> MlpGenerator<B> {
-    /// A generator with seeded PyTorch-style initialization.
+    /// A generator with seeded `init` initialization.
     pub fn new(
         latent_dim: usize,
         shape: ImageShape,
+        init: Init,
         rng: &mut impl Rng,
         device: &B::Device,
     ) -> Self {
@@ -41,7 +42,7 @@ impl<B: Backend> MlpGenerator<B> {
         dims.push(shape.len());
         let layers = dims
             .windows(2)
-            .map(|w| seeded_linear(w[0], w[1], rng, device))
+            .map(|w| seeded_linear(w[0], w[1], init, rng, device))
             .collect();
         Self {
             layers,
@@ -90,14 +91,14 @@ pub struct MlpDiscriminator<B: Backend> {
 }
 
 impl<B: Backend> MlpDiscriminator<B> {
-    /// A discriminator with seeded PyTorch-style initialization.
-    pub fn new(shape: ImageShape, rng: &mut impl Rng, device: &B::Device) -> Self {
+    /// A discriminator with seeded `init` initialization.
+    pub fn new(shape: ImageShape, init: Init, rng: &mut impl Rng, device: &B::Device) -> Self {
         let mut dims = vec![shape.len()];
         dims.extend(D_HIDDEN);
         dims.push(1);
         let layers = dims
             .windows(2)
-            .map(|w| seeded_linear(w[0], w[1], rng, device))
+            .map(|w| seeded_linear(w[0], w[1], init, rng, device))
             .collect();
         Self { layers }
     }
