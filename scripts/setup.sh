@@ -8,39 +8,9 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-need_debs=()
-for deb in libopenblas-dev pkg-config; do
-  dpkg -s "$deb" >/dev/null 2>&1 || need_debs+=("$deb")
-done
-if [ ${#need_debs[@]} -gt 0 ]; then
-  if ! command -v apt-get >/dev/null; then
-    echo "setup: install OpenBLAS (${need_debs[*]}) with your package manager" >&2
-    exit 1
-  fi
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "setup: installing ${need_debs[*]} (apt-get)" >&2
-  $sudo apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_debs[@]}" >&2
-fi
-# --- Browser tests (tests/tests/browser.rs): headless Chromium and its WebDriver, from Debian.
-# (The wasm toolchain itself is set up by scripts/build-wasm.sh.)
-browser_debs=()
-for deb in chromium chromium-driver; do
-  dpkg -s "$deb" >/dev/null 2>&1 || browser_debs+=("$deb")
-done
-if [ ${#browser_debs[@]} -gt 0 ]; then
-  if ! command -v apt-get >/dev/null; then
-    echo "setup: install ${browser_debs[*]} (headless Chromium + chromedriver) for the browser tests" >&2
-    exit 1
-  fi
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "setup: installing ${browser_debs[*]} (apt-get)" >&2
-  $sudo apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${browser_debs[@]}" >&2
-fi
-# --- end of browser tests
+. "$root/scripts/lib.sh"
+install_debs "OpenBLAS for the trainer" libopenblas-dev pkg-config
+install_debs "headless Chromium + WebDriver for the browser tests" chromium chromium-driver
 
 ORT_WHEEL_VERSION="1.31.1" # ort 2.0.0-rc.15 wraps ONNX Runtime 1.31
 venv="$root/.venv"

@@ -10,6 +10,11 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --release --workspace --all-targets -- -D warnings
+echo "== wasm package (web/pkg) for the browser tests"
+bash scripts/build-wasm.sh
+echo "== wasm crate (its own workspace): fmt and native unit tests"
+cargo fmt --manifest-path wasm/Cargo.toml -- --check
+CARGO_TARGET_DIR=target/wasm cargo test --manifest-path wasm/Cargo.toml --release
 echo "== cargo test"
 cargo test --release --workspace
 echo "== execution-provider fallback with the cuda feature compiled in (CPU-only ONNX Runtime here)"

@@ -31,6 +31,14 @@
 //! Under each table, a line tells how many cores other processes kept busy meanwhile (from
 //! `/proc/stat`, Linux only): the figures are meaningful only when that is near 0.
 //!
+//! Int8 table: the shipped fp32 model against its int8 versions (`models/fashion-mlp.int8.onnx`,
+//! dynamic; `models/fashion-mlp.qdq.onnx`, static QDQ): file size and its ratio to fp32,
+//! `run_latents` images/s at each batch and thread count with the speed-up over fp32, and the
+//! mean absolute error against fp32 on 256 samples.
+//!
+//! Dataset line: 100,000 images written to disk as IDX by the streaming dataset writer in a
+//! child process, with that process's peak resident memory (`VmHWM`).
+//!
 //! The model is `models/fashion-mlp.onnx` when it exists, else an untrained MLP generator of
 //! the same architecture exported to a temporary directory (weights do not change the cost).
 
@@ -78,6 +86,9 @@ const SEED: u64 = 7;
 const BUSY_CORES: f64 = 0.2;
 
 fn main() -> Result<()> {
+    if std::env::var_os("GAN_BENCH_DATASET_CHILD").is_some() {
+        return dataset_child();
+    }
     let ort_lib = match std::env::var_os("ORT_DYLIB_PATH") {
         Some(p) if !p.is_empty() => PathBuf::from(p),
         _ => bail!(
@@ -119,6 +130,147 @@ fn main() -> Result<()> {
     let python = bench_python(&root, &model);
     print_runtime_table(&rust, &python);
     print_interference(start);
+    println!();
+
+    let start = CpuTimes::now();
+    bench_int8(&root)?;
+    print_interference(start);
+    println!();
+    bench_dataset_memory(&model)?;
+    Ok(())
+}
+
+/// fp32 against the shipped int8 models: images/s of `run_latents` on the same precomputed
+/// latents, the speed-up, file size, and mean absolute error against fp32 on 256 samples.
+fn bench_int8(root: &Path) -> Result<()> {
+    let fp32 = root.join("models/fashion-mlp.onnx");
+    let variants = [
+        ("fp32", fp32.clone()),
+        ("int8 dynamic", root.join("models/fashion-mlp.int8.onnx")),
+        ("int8 static QDQ", root.join("models/fashion-mlp.qdq.onnx")),
+    ];
+    for (_, p) in &variants {
+        if !p.is_file() {
+            println!("int8 comparison skipped: {} not found", p.display());
+            return Ok(());
+        }
+    }
+    println!("Int8: shipped models, run_latents on precomputed latents (best of {ROUNDS} rounds)");
+    let reference = Generator::builder(&fp32).load()?.generate(SEED, 0, 256)?;
+    let fp32_size = std::fs::metadata(&fp32)?.len() as f64;
+    let mut speed: HashMap<(usize, usize), f64> = HashMap::new();
+    println!(
+        " {:<16} {:>8} {:>6} {:>5} {:>7} {:>11} {:>8}",
+        "model", "size MB", "x fp32", "batch", "threads", "img/s", "speed-up"
+    );
+    for (name, path) in &variants {
+        let size = std::fs::metadata(path)?.len() as f64;
+        let err = {
+            let out = Generator::builder(path).load()?.generate(SEED, 0, 256)?;
+            let n = out.data().len() as f64;
+            out.data()
+                .iter()
+                .zip(reference.data())
+                .map(|(a, b)| (a - b).abs() as f64)
+                .sum::<f64>()
+                / n
+        };
+        for &threads in &THREADS {
+            for &batch in &RUNTIME_BATCHES {
+                let g = Generator::builder(path)
+                    .threads(threads)
+                    .batch(batch)
+                    .max_sessions(1)
+                    .load()?;
+                let z = latent_batch(SEED, 0, batch, LATENT_DIM);
+                g.run_latents(&z, None)?;
+                let mut best = f64::MAX;
+                for _ in 0..ROUNDS {
+                    best = best.min(time_round(ROUND_SECONDS, |_| {
+                        black_box(g.run_latents(&z, None)?);
+                        Ok(())
+                    })?);
+                }
+                let ips = batch as f64 / best;
+                let base = *speed.entry((batch, threads)).or_insert(ips);
+                println!(
+                    " {:<16} {:>8.2} {:>6.2} {:>5} {:>7} {:>11.0} {:>7.2}x",
+                    name,
+                    size / 1e6,
+                    size / fp32_size,
+                    batch,
+                    threads,
+                    ips,
+                    ips / base
+                );
+            }
+        }
+        println!(" {name:<16} mean abs error vs fp32 on 256 samples: {err:.4}");
+    }
+    Ok(())
+}
+
+/// Peak memory of writing 100,000 images to disk as IDX through the streaming dataset writer,
+/// measured on a child process (this benchmark re-run with `GAN_BENCH_DATASET_CHILD` set) from
+/// its `VmHWM` in /proc, so the parent's own allocations do not count.
+fn bench_dataset_memory(model: &Path) -> Result<()> {
+    const COUNT: u64 = 100_000;
+    let dir = tempfile::tempdir()?;
+    let exe = std::env::current_exe()?;
+    let started = Instant::now();
+    let mut child = Command::new(exe)
+        .env("GAN_BENCH_DATASET_CHILD", "1")
+        .env("GAN_BENCH_MODEL", model)
+        .env("GAN_BENCH_OUT", dir.path())
+        .env("GAN_BENCH_COUNT", COUNT.to_string())
+        .spawn()
+        .context("starting the dataset child")?;
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0u64;
+    let status = loop {
+        if let Ok(s) = std::fs::read_to_string(&status_path) {
+            if let Some(kb) = s
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+            {
+                peak_kb = peak_kb.max(kb);
+            }
+        }
+        if let Some(st) = child.try_wait()? {
+            break st;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    if !status.success() {
+        bail!("the dataset child failed: {status}");
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let bytes = std::fs::metadata(dir.path().join("synthetic-images-idx3-ubyte"))?.len();
+    println!(
+        "Dataset to disk: {COUNT} images (IDX, {:.1} MB) in {secs:.1} s ({:.0} img/s); peak resident memory {:.1} MB",
+        bytes as f64 / 1e6,
+        COUNT as f64 / secs,
+        peak_kb as f64 / 1024.0
+    );
+    Ok(())
+}
+
+/// The child side of [`bench_dataset_memory`].
+fn dataset_child() -> Result<()> {
+    let var = |k: &str| std::env::var(k).with_context(|| format!("{k} not set"));
+    let g = Generator::builder(var("GAN_BENCH_MODEL")?).load()?;
+    let count: u64 = var("GAN_BENCH_COUNT")?.parse()?;
+    gan_runtime::dataset::write_dataset(
+        &g,
+        SEED,
+        count,
+        Path::new(&var("GAN_BENCH_OUT")?),
+        gan_runtime::dataset::DatasetFormat::Idx,
+        512,
+        |_| {},
+    )?;
     Ok(())
 }
 
@@ -289,7 +441,13 @@ fn pick_model(root: &Path) -> Result<(PathBuf, Option<tempfile::TempDir>)> {
         width: 28,
     };
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let g = MlpGenerator::<InferBackend>::new(LATENT_DIM, shape, &mut rng, &Default::default());
+    let g = MlpGenerator::<InferBackend>::new(
+        LATENT_DIM,
+        shape,
+        Default::default(),
+        &mut rng,
+        &Default::default(),
+    );
     let mut contract = ModelContract::new(LATENT_DIM, shape.channels, shape.height, shape.width);
     contract.arch = "mlp".into();
     let model = mlp_to_onnx(&g, &contract).context("cannot export the untrained generator")?;

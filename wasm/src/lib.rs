@@ -174,7 +174,7 @@ impl Generator {
         let c = &self.contract;
         if latents.len() != count * c.latent_dim {
             return Err(Error::Request(format!(
-                "{} latent values for {count} x {} ",
+                "{} latent values given, expected {count} x {}",
                 latents.len(),
                 c.latent_dim
             )));

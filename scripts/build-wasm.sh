@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Builds the browser generator (wasm/, its own cargo workspace) into web/pkg/:
+#   1. the wasm32-unknown-unknown cdylib. Normal path: `rustup target add` + cargo. Where rustup
+#      cannot download the target (no network but the package registries), Debian's Rust for
+#      the web (rustc-web, cargo-web, rust-web-src, rust-web-llvm; lld-22 for wasm-ld) builds
+#      std from source: RUSTC_BOOTSTRAP=1 -Zbuild-std=std,panic_abort.
+#   2. wasm-bindgen (the CLI at the exact version of the crate in wasm/Cargo.lock, installed
+#      into .tools/ with `cargo install`) makes web/pkg/gan_wasm.js + gan_wasm_bg.wasm.
+# The generator is generated from models/fashion-mlp.onnx (GAN_WASM_MODEL=FILE for another
+# one; GAN_WASM_WEIGHTS=f32 for full-precision weights). Prints the module's size.
+# Build output: target/wasm (CARGO_TARGET_DIR to change).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+target=wasm32-unknown-unknown
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target/wasm}"
+cargo=(cargo)
+build_std=()
+
+# WASM_TOOLCHAIN=debian skips rustup (to check the fallback).
+if [ "${WASM_TOOLCHAIN:-}" != debian ] && {
+  rustup target list --installed 2>/dev/null | grep -qx "$target" \
+    || rustup target add "$target" >/dev/null 2>&1
+}; then
+  echo "build-wasm: rustup toolchain with $target" >&2
+else
+  echo "build-wasm: no rustup $target (WASM_TOOLCHAIN=debian, or it cannot be added here); using Debian's rustc-web with -Zbuild-std" >&2
+  . "$root/scripts/lib.sh"
+  install_debs "Rust for wasm32 with std sources, wasm-ld" rustc-web cargo-web rust-web-src rust-web-llvm lld-22
+  # Debian's rustc-web (/usr/bin) with its std sources; wasm-ld from lld-22.
+  export RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 PATH="/usr/lib/llvm-22/bin:$PATH"
+  cargo=(/usr/bin/cargo)
+  build_std=(-Zbuild-std=std,panic_abort)
+fi
+
+# 128-bit SIMD (every current browser: Chrome 91+, Firefox 89+, Safari 16.4+): LLVM vectorizes
+# the GEMM kernels with it.
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:--C target-feature=+simd128}"
+"${cargo[@]}" build --manifest-path wasm/Cargo.toml --release --target "$target" \
+  ${build_std[@]+"${build_std[@]}"}
+wasm="$CARGO_TARGET_DIR/$target/release/gan_wasm.wasm"
+
+# wasm-bindgen's CLI must match the wasm-bindgen crate exactly.
+version=$(awk '$0 == "name = \"wasm-bindgen\"" { getline; gsub(/version = |"/, ""); print; exit }' \
+  wasm/Cargo.lock)
+[ -n "$version" ] || { echo "build-wasm: wasm-bindgen not found in wasm/Cargo.lock" >&2; exit 1; }
+bindgen="$root/.tools/bin/wasm-bindgen"
+if [ "$("$bindgen" --version 2>/dev/null)" != "wasm-bindgen $version" ]; then
+  echo "build-wasm: installing wasm-bindgen-cli $version into .tools/" >&2
+  mkdir -p "$root/.tools"
+  printf '# local tools (scripts/build-wasm.sh), not committed\n*\n' >"$root/.tools/.gitignore"
+  # Not --locked: a dependency pinned in the CLI's own lockfile can be missing from the
+  # registry mirror; the CLI's version is what must match.
+  env -u RUSTC -u RUSTC_BOOTSTRAP cargo install wasm-bindgen-cli --version "=$version" \
+    --root "$root/.tools" >&2
+fi
+
+rm -rf web/pkg
+"$bindgen" --target web --no-typescript --remove-name-section --remove-producers-section \
+  --out-dir web/pkg "$wasm"
+
+raw=$(stat -c %s web/pkg/gan_wasm_bg.wasm)
+gz=$(gzip -9 -c web/pkg/gan_wasm_bg.wasm | wc -c)
+echo "build-wasm: web/pkg/gan_wasm_bg.wasm: $raw bytes ($((raw / 1024)) KiB), gzip -9: $gz bytes ($((gz / 1024)) KiB)"
