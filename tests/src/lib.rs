@@ -47,7 +47,13 @@ pub fn untrained_export(path: &std::path::Path) {
         width: 28,
     };
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    let g = MlpGenerator::<InferBackend>::new(100, shape, Default::default(), &mut rng, &Default::default());
+    let g = MlpGenerator::<InferBackend>::new(
+        100,
+        shape,
+        Default::default(),
+        &mut rng,
+        &Default::default(),
+    );
     let mut c = gan_runtime::ModelContract::new(100, 1, 28, 28);
     c.arch = "mlp".into();
     let model = gan_trainer::export::mlp_to_onnx(&g, &c).expect("contract matches");
