@@ -20,9 +20,13 @@ use gan_trainer::{data, export, run};
     about = "Train a GAN (burn, CPU) and export its generator to ONNX"
 )]
 struct Args {
-    /// Directory with the training images (IDX files: *images-idx3-ubyte[.gz], and labels)
+    /// Training data directory: IDX files (*images-idx3-ubyte[.gz] and labels), CIFAR-10 binary
+    /// batches (data_batch_*.bin), or PNG/JPEG images (flat, or one subfolder per class)
     #[arg(long)]
     data: PathBuf,
+    /// Side of the square RGB images an image folder is cropped and resized to
+    #[arg(long, default_value_t = 32)]
+    image_size: usize,
     /// Training steps (one D update and one G update each)
     #[arg(long, default_value_t = 5000)]
     steps: u64,
@@ -102,7 +106,7 @@ fn main() -> Result<()> {
             })?;
         }
     }
-    let dataset = data::load_dir(&args.data)
+    let (dataset, _class_names) = data::load(&args.data, args.image_size)
         .with_context(|| format!("loading training data from --data {}", args.data.display()))?;
     let dataset_name = args.dataset_name.clone().unwrap_or_else(|| {
         args.data

@@ -1,4 +1,5 @@
-//! Property-based fuzzing of the IDX reader (and, below, the checkpoint reader): arbitrary bytes, and valid files with one field
+//! Property-based fuzzing of the data readers (IDX here; CIFAR-10, image folders and the
+//! checkpoint reader below): arbitrary bytes, and valid files with one field
 //! or byte corrupted, must give `Ok` or a typed error naming the file, never a panic or an
 //! absurd allocation. Runs in CI with a bounded case count (PROPTEST_CASES overrides).
 
@@ -142,6 +143,41 @@ mod checkpoint_reader {
             let p = pos.min(b.len() - 1);
             b[p] = val;
             check(&b);
+        }
+    }
+}
+
+mod cifar_and_folder_readers {
+    //! The CIFAR-10 and image-folder readers on arbitrary bytes: `Ok` or an error naming the
+    //! file, never a panic.
+
+    use gan_trainer::data::{cifar, folder};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn cifar_arbitrary_records(bytes in proptest::collection::vec(any::<u8>(), 0..8000)) {
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join("data_batch_1.bin");
+            std::fs::write(&p, &bytes).unwrap();
+            match cifar::load_batches(&[p]) {
+                Ok(ds) => prop_assert_eq!(ds.pixels.len(), ds.len * 3072),
+                Err(e) => prop_assert!(e.to_string().contains("data_batch_1.bin"), "{}", e),
+            }
+        }
+
+        #[test]
+        fn folder_arbitrary_image_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512), png_head in any::<bool>()) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut content = if png_head { b"\x89PNG\r\n\x1a\n".to_vec() } else { Vec::new() };
+            content.extend(bytes);
+            std::fs::write(dir.path().join("img.png"), &content).unwrap();
+            match folder::load(dir.path(), 8) {
+                Ok((ds, _)) => prop_assert_eq!(ds.pixels.len(), 3 * 64),
+                Err(e) => prop_assert!(e.to_string().contains("img.png"), "{}", e),
+            }
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Training data: readers for the supported formats and the in-memory [`Dataset`] they fill.
 
+pub mod cifar;
+pub mod folder;
 pub mod idx;
 
 use std::path::{Path, PathBuf};
@@ -97,13 +99,53 @@ impl Dataset {
     }
 }
 
-/// Loads the dataset found in `dir` (IDX files, see [`idx::find_pair`]).
+/// Loads the dataset found in `dir` (see [`load`]), resizing image folders to 32x32.
 pub fn load_dir(dir: &Path) -> Result<Dataset, DataError> {
+    load(dir, 32).map(|(ds, _)| ds)
+}
+
+/// Loads the dataset found in `dir`, with its class names when the format has them: CIFAR-10
+/// binary batches ([`cifar`]), else IDX files ([`idx`]), else a folder of PNG/JPEG images
+/// ([`folder`], resized to `image_size`).
+pub fn load(dir: &Path, image_size: usize) -> Result<(Dataset, Vec<String>), DataError> {
+    if dir.is_dir()
+        && !has_idx(dir)
+        && cifar::find_batches(dir)?.is_empty()
+        && folder::has_images(dir)
+    {
+        return folder::load(dir, image_size);
+    }
+    let ds = load_binary(dir)?;
+    let names = if ds.channels == 3 && ds.labels.is_some() {
+        cifar::CLASS_NAMES.iter().map(|s| s.to_string()).collect()
+    } else {
+        Vec::new()
+    };
+    Ok((ds, names))
+}
+
+fn has_idx(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut it| {
+        it.any(|e| {
+            e.is_ok_and(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .contains("images-idx3-ubyte")
+            })
+        })
+    })
+}
+
+fn load_binary(dir: &Path) -> Result<Dataset, DataError> {
     if !dir.is_dir() {
         return Err(DataError::Io {
             path: dir.into(),
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory"),
         });
+    }
+    let batches = cifar::find_batches(dir)?;
+    if !batches.is_empty() {
+        return cifar::load_batches(&batches);
     }
     let (images, labels) = idx::find_pair(dir)?;
     let ds = idx::load_pair(&images, labels.as_deref())?;
