@@ -116,7 +116,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("data_batch_1.bin");
         std::fs::write(&p, vec![0u8; RECORD + 5]).unwrap();
-        let e = load_batches(std::slice::from_ref(&p)).unwrap_err().to_string();
+        let e = load_batches(std::slice::from_ref(&p))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("data_batch_1.bin") && e.contains("whole number"),
             "{e}"
