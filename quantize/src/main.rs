@@ -51,11 +51,7 @@ fn main() -> Result<()> {
     let (mode, ranges) = match args.mode {
         ModeArg::Dynamic => (Mode::Dynamic, None),
         ModeArg::Static => {
-            if std::env::var_os(gan_runtime::generator::ORT_DYLIB_ENV).is_none() {
-                if let Some(lib) = gan_runtime::generator::find_project_library() {
-                    gan_runtime::generator::set_library_path(lib);
-                }
-            }
+            gan_runtime::generator::use_project_library_if_unset();
             let r = calibrate(&model, args.calib_samples, args.calib_seed)
                 .context("calibrating on latents")?;
             (Mode::Static, Some(r))

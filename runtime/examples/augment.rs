@@ -31,11 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => 10_000,
     };
 
-    if std::env::var_os(gan_runtime::generator::ORT_DYLIB_ENV).is_none() {
-        if let Some(lib) = gan_runtime::generator::find_project_library() {
-            gan_runtime::generator::set_library_path(lib);
-        }
-    }
+    gan_runtime::generator::use_project_library_if_unset();
     let generator = Generator::builder(&model).threads(2).load()?;
     let c = generator.contract();
     println!(

@@ -129,6 +129,17 @@ pub fn find_project_library() -> Option<PathBuf> {
     None
 }
 
+/// Falls back to [`find_project_library`] when `ORT_DYLIB_PATH` is not set: what the
+/// project's binaries and examples do at start-up, so they run with no setup beyond
+/// `scripts/setup.sh`. Does nothing when the variable is set or no library is found.
+pub fn use_project_library_if_unset() {
+    if std::env::var_os(ORT_DYLIB_ENV).is_none() {
+        if let Some(lib) = find_project_library() {
+            set_library_path(lib);
+        }
+    }
+}
+
 /// The process's ONNX Runtime environment, loaded on first use (from [`set_library_path`] or
 /// `ORT_DYLIB_PATH`) and kept alive. Tools that build their own `ort` sessions (calibration,
 /// benchmarks) use it so that the library is loaded once, with the same clear errors.

@@ -10,7 +10,6 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::data::{Batcher, Dataset};
-pub use crate::loss::bce_with_logits;
 use crate::model::mlp::{MlpDiscriminator, MlpGenerator};
 use crate::model::ImageShape;
 

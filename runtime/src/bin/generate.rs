@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use gan_runtime::dataset::{write_dataset, DatasetFormat};
-use gan_runtime::generator::{set_library_path, ORT_DYLIB_ENV};
 use gan_runtime::{grid_cols, ExecutionProvider, Generator, ProviderPolicy};
 
 /// The model shipped with the project, used when `--model` is not given.
@@ -75,11 +74,7 @@ fn main() -> Result<()> {
     if args.count == 0 || args.count > max {
         bail!("--count must be in 1..={max}, got {}", args.count);
     }
-    if std::env::var_os(ORT_DYLIB_ENV).is_none() {
-        if let Some(lib) = gan_runtime::generator::find_project_library() {
-            set_library_path(lib);
-        }
-    }
+    gan_runtime::generator::use_project_library_if_unset();
     let model = match args.model {
         Some(m) => m,
         None => shipped_model().with_context(|| {
