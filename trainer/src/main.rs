@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 
 use gan_trainer::loss::Loss;
-use gan_trainer::model::Init;
+use gan_trainer::model::{Arch, Init};
 use gan_trainer::train::TrainConfig;
 use gan_trainer::{data, export, run};
 
@@ -42,9 +42,24 @@ struct Args {
     /// Latent vector length
     #[arg(long, default_value_t = 100)]
     latent_dim: usize,
-    /// Objective: minimax, ns (non-saturating), lsgan, hinge
+    /// Architecture: mlp (fully connected) or dcgan (transposed convolutions + batch norm)
+    #[arg(long, value_enum, default_value_t = Arch::Mlp)]
+    arch: Arch,
+    /// Condition both networks on the class labels of the data (G gets a label input)
+    #[arg(long)]
+    conditional: bool,
+    /// DCGAN base width: channels of G's last hidden map and of D's first map (doubling per block)
+    #[arg(long, default_value_t = 64)]
+    width: usize,
+    /// DCGAN discriminator dropout probability
+    #[arg(long, default_value_t = 0.3)]
+    dropout: f64,
+    /// Objective: minimax, ns (non-saturating), lsgan, hinge, wgan-gp
     #[arg(long, value_enum, default_value_t = Loss::Ns)]
     loss: Loss,
+    /// WGAN-GP gradient penalty weight (lambda)
+    #[arg(long, default_value_t = 10.0)]
+    gp_weight: f64,
     /// Discriminator updates per generator update
     #[arg(long, default_value_t = 1)]
     d_steps: u32,
@@ -106,8 +121,33 @@ fn main() -> Result<()> {
             })?;
         }
     }
-    let (dataset, _class_names) = data::load(&args.data, args.image_size)
+    if !(0.0..1.0).contains(&args.dropout) {
+        bail!("--dropout must be in [0, 1), got {}", args.dropout);
+    }
+    if !(args.gp_weight >= 0.0 && args.gp_weight.is_finite()) {
+        bail!(
+            "--gp-weight must be a non-negative number, got {}",
+            args.gp_weight
+        );
+    }
+    let (dataset, class_names) = data::load(&args.data, args.image_size)
         .with_context(|| format!("loading training data from --data {}", args.data.display()))?;
+    let num_classes = if args.conditional {
+        let Some(labels) = &dataset.labels else {
+            bail!(
+                "--conditional needs class labels, and --data {} has none (IDX: a *labels-idx1-ubyte file beside the images; image folder: one subfolder per class)",
+                args.data.display()
+            );
+        };
+        let classes = labels
+            .iter()
+            .copied()
+            .max()
+            .map_or(0, |m| usize::from(m) + 1);
+        classes.max(class_names.len())
+    } else {
+        0
+    };
     let dataset_name = args.dataset_name.clone().unwrap_or_else(|| {
         args.data
             .canonicalize()
@@ -116,12 +156,17 @@ fn main() -> Result<()> {
             .unwrap_or_else(|| "unknown".into())
     });
     eprintln!(
-        "data: {} images {}x{}x{} from {}",
+        "data: {} images {}x{}x{} from {}{}",
         dataset.len,
         dataset.channels,
         dataset.height,
         dataset.width,
-        args.data.display()
+        args.data.display(),
+        if num_classes > 0 {
+            format!(", {num_classes} classes")
+        } else {
+            String::new()
+        }
     );
     let options = run::RunOptions {
         config: TrainConfig {
@@ -133,6 +178,11 @@ fn main() -> Result<()> {
             loss: args.loss,
             d_steps: args.d_steps,
             init: args.init,
+            arch: args.arch,
+            num_classes,
+            width: args.width,
+            dropout: args.dropout,
+            gp_weight: args.gp_weight,
         },
         steps: args.steps,
         out_dir: args.out.clone(),
@@ -151,8 +201,11 @@ fn main() -> Result<()> {
         args.out.display()
     );
     if let Some(path) = &args.export {
-        let contract = result.contract(&dataset_name);
-        let model = export::mlp_to_onnx(&result.trainer.generator(), &contract)?;
+        let mut contract = result.contract(&dataset_name);
+        if contract.num_classes > 0 && class_names.len() == contract.num_classes {
+            contract.class_names = class_names.clone();
+        }
+        let model = export::to_onnx(&result.trainer.generator(), &contract)?;
         export::save(&model, path)?;
         eprintln!("exported generator to {}", path.display());
     }
