@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 
+use gan_trainer::data::augment::Augment;
 use gan_trainer::loss::Loss;
 use gan_trainer::model::Init;
 use gan_trainer::train::TrainConfig;
@@ -51,6 +52,10 @@ struct Args {
     /// Weight initialization: pytorch (nn.Linear default), xavier, normal (N(0, 0.02))
     #[arg(long, value_enum, default_value_t = Init::Pytorch)]
     init: Init,
+    /// Augment real images, comma-separated: flip, rotate=DEG, zoom=A (scale in 1±A),
+    /// contrast=C (factor in 1±C), or none. Seeded by --seed, so runs and resumes repeat
+    #[arg(long, default_value = "none")]
+    augment: Augment,
     /// Seed of weights, batch order and noise: same seed + same data = same weights
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -133,6 +138,7 @@ fn main() -> Result<()> {
             loss: args.loss,
             d_steps: args.d_steps,
             init: args.init,
+            augment: args.augment,
         },
         steps: args.steps,
         out_dir: args.out.clone(),
