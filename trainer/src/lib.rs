@@ -30,5 +30,6 @@ pub mod data;
 pub mod export;
 pub mod loss;
 pub mod model;
+pub mod plot;
 pub mod run;
 pub mod train;

@@ -59,7 +59,7 @@ struct Args {
     /// Seed of weights, batch order and noise: same seed + same data = same weights
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Directory for sample grids (samples/) and the loss log (losses.csv)
+    /// Directory for sample grids (samples/, with progress.gif), the loss log (losses.csv) and plot (losses.png)
     #[arg(long, default_value = "out")]
     out: PathBuf,
     /// Save a fixed-noise 8x8 sample grid every N steps (0: only at the end)
@@ -150,7 +150,7 @@ fn main() -> Result<()> {
     };
     let result = run::run(&options, &dataset)?;
     eprintln!(
-        "trained to step {} in {:.1} s ({:.1} steps/s this run); samples and losses.csv in {}",
+        "trained to step {} in {:.1} s ({:.1} steps/s this run); samples/ (grids, progress.gif), losses.csv and losses.png in {}",
         args.steps,
         result.train_seconds,
         result.steps_run as f64 / result.train_seconds.max(1e-9),

@@ -1,5 +1,5 @@
 //! A whole training run as the `trainer` binary does it: steps with a progress bar, sample
-//! grids of fixed noise, a loss log, and the final export.
+//! grids of fixed noise, a loss log and plot, a GIF of the grids, and the final export.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -53,6 +53,9 @@ pub enum RunError {
     /// A checkpoint could not be written or resumed.
     #[error(transparent)]
     Checkpoint(#[from] crate::checkpoint::CheckpointError),
+    /// The loss plot or the progress GIF could not be made.
+    #[error(transparent)]
+    Plot(#[from] crate::plot::PlotError),
 }
 
 /// A finished run: the trained networks and what was measured.
@@ -156,6 +159,7 @@ pub fn run(options: &RunOptions, data: &Dataset) -> Result<RunResult, RunError> 
         if options.sample_every > 0 && s.step.is_multiple_of(options.sample_every) {
             save_samples(&trainer, &options.out_dir, s.step)?;
             write_losses(&history, &options.out_dir.join("losses.csv"))?;
+            crate::plot::plot_losses(&history, &options.out_dir.join("losses.png"))?;
         }
         if options.checkpoint_every > 0 && s.step % options.checkpoint_every == 0 {
             crate::checkpoint::save(&trainer, &history, &ckpt_path)?;
@@ -172,6 +176,8 @@ pub fn run(options: &RunOptions, data: &Dataset) -> Result<RunResult, RunError> 
     bar.finish();
     save_samples(&trainer, &options.out_dir, trainer.step_count())?;
     write_losses(&history, &options.out_dir.join("losses.csv"))?;
+    crate::plot::plot_losses(&history, &options.out_dir.join("losses.png"))?;
+    crate::plot::write_progress_gif(&options.out_dir)?;
     if options.checkpoint_every > 0 {
         crate::checkpoint::save(&trainer, &history, &ckpt_path)?;
     }

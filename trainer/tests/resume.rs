@@ -73,6 +73,11 @@ fn check_whole(out: &Path) {
             }
         }
     }
+    for figure in [out.join("losses.png"), out.join("samples/progress.gif")] {
+        if figure.exists() {
+            image::open(&figure).unwrap_or_else(|e| panic!("{}: {e}", figure.display()));
+        }
+    }
     if let Ok(csv) = std::fs::read_to_string(out.join("losses.csv")) {
         assert!(csv.starts_with("step,"));
         for line in csv.lines().skip(1) {
