@@ -145,6 +145,41 @@ fn killed_runs_resume_to_the_same_model() {
 }
 
 #[test]
+fn augmented_run_resumes_to_the_same_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let aug = ["--augment", "flip,rotate=10,zoom=0.1,contrast=0.2"];
+    let straight = dir.path().join("straight");
+    assert!(trainer_steps(&straight, "40", &aug)
+        .status()
+        .unwrap()
+        .success());
+    let split = dir.path().join("split");
+    assert!(trainer_steps(&split, "20", &aug)
+        .status()
+        .unwrap()
+        .success());
+    // The checkpoint's config (augmentation included) wins over the command line.
+    let out = trainer_steps(&split, "40", &["--resume"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        std::fs::read(split.join("g.onnx")).unwrap()
+            == std::fs::read(straight.join("g.onnx")).unwrap(),
+        "resumed augmented run differs from the uninterrupted one"
+    );
+    let plain = dir.path().join("plain");
+    assert!(trainer_steps(&plain, "40", &[]).status().unwrap().success());
+    assert!(
+        std::fs::read(plain.join("g.onnx")).unwrap()
+            != std::fs::read(straight.join("g.onnx")).unwrap(),
+        "--augment changed nothing"
+    );
+}
+
+#[test]
 fn bad_checkpoints_are_errors_not_panics() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
