@@ -22,7 +22,7 @@ pub const GIF_FRAME_MS: u32 = 200;
 /// Time the last GIF frame is shown, milliseconds.
 pub const GIF_LAST_FRAME_MS: u32 = 2000;
 /// Most frames in the GIF: longer runs keep evenly spaced grids, always the first and last.
-pub const GIF_MAX_FRAMES: usize = 100;
+pub const GIF_MAX_FRAMES: usize = 60;
 /// The family name the bundled font is registered under.
 const FONT: &str = "sans-serif";
 
