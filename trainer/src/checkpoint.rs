@@ -68,6 +68,9 @@ struct Header {
     /// `u128` as a decimal string (JSON numbers cannot hold it).
     rng_word_pos: String,
     batcher_pos: usize,
+    /// Real batches drawn (keys the augmentation); absent in older checkpoints.
+    #[serde(default)]
+    real_batches: u64,
     sections: Vec<Section>,
 }
 
@@ -118,6 +121,7 @@ pub fn to_bytes<B: AutodiffBackend>(
         rng_stream: trainer.rng.get_stream(),
         rng_word_pos: trainer.rng.get_word_pos().to_string(),
         batcher_pos: trainer.batcher.pos,
+        real_batches: trainer.real_batches,
         sections: SECTIONS
             .iter()
             .zip(&bodies)
@@ -280,6 +284,7 @@ pub fn from_bytes<B: AutodiffBackend>(
         pos: header.batcher_pos,
     };
     t.noise_index = header.noise_index;
+    t.real_batches = header.real_batches;
     t.step = header.step;
     Ok((t, history))
 }
@@ -292,6 +297,15 @@ mod tests {
 
     #[test]
     fn round_trip_continues_identically() {
+        round_trip(Default::default());
+    }
+
+    #[test]
+    fn round_trip_continues_identically_with_augmentation() {
+        round_trip("flip,rotate=10,zoom=0.1,contrast=0.2".parse().unwrap());
+    }
+
+    fn round_trip(augment: crate::data::augment::Augment) {
         let n = 16;
         let data = Dataset {
             pixels: (0..n * 16).map(|i| (i * 37 % 256) as u8).collect(),
@@ -305,6 +319,7 @@ mod tests {
             latent_dim: 8,
             batch_size: 4,
             seed: 2,
+            augment,
             ..TrainConfig::default()
         };
         let shape = ImageShape {

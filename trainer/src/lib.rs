@@ -30,5 +30,7 @@ pub mod data;
 pub mod export;
 pub mod loss;
 pub mod model;
+pub mod plateau;
+pub mod plot;
 pub mod run;
 pub mod train;

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 
+use gan_trainer::data::augment::Augment;
 use gan_trainer::loss::Loss;
 use gan_trainer::model::{Arch, Init};
 use gan_trainer::train::TrainConfig;
@@ -66,10 +67,14 @@ struct Args {
     /// Weight initialization: pytorch (nn.Linear default), xavier, normal (N(0, 0.02))
     #[arg(long, value_enum, default_value_t = Init::Pytorch)]
     init: Init,
+    /// Augment real images, comma-separated: flip, rotate=DEG, zoom=A (scale in 1±A),
+    /// contrast=C (factor in 1±C), or none. Seeded by --seed, so runs and resumes repeat
+    #[arg(long, default_value = "none")]
+    augment: Augment,
     /// Seed of weights, batch order and noise: same seed + same data = same weights
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Directory for sample grids (samples/) and the loss log (losses.csv)
+    /// Directory for sample grids (samples/, with progress.gif), the loss log (losses.csv) and plot (losses.png)
     #[arg(long, default_value = "out")]
     out: PathBuf,
     /// Save a fixed-noise 8x8 sample grid every N steps (0: only at the end)
@@ -183,6 +188,7 @@ fn main() -> Result<()> {
             width: args.width,
             dropout: args.dropout,
             gp_weight: args.gp_weight,
+            augment: args.augment,
         },
         steps: args.steps,
         out_dir: args.out.clone(),
@@ -194,7 +200,7 @@ fn main() -> Result<()> {
     };
     let result = run::run(&options, &dataset)?;
     eprintln!(
-        "trained to step {} in {:.1} s ({:.1} steps/s this run); samples and losses.csv in {}",
+        "trained to step {} in {:.1} s ({:.1} steps/s this run); samples/ (grids, progress.gif), losses.csv and losses.png in {}",
         args.steps,
         result.train_seconds,
         result.steps_run as f64 / result.train_seconds.max(1e-9),

@@ -1,5 +1,5 @@
 //! A whole training run as the `trainer` binary does it: steps with a progress bar, sample
-//! grids of fixed noise, a loss log, and the final export.
+//! grids of fixed noise, a loss log and plot, a GIF of the grids, and the final export.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -56,6 +56,9 @@ pub enum RunError {
     /// The networks could not be set up for this data.
     #[error(transparent)]
     Train(#[from] crate::train::TrainError),
+    /// The loss plot or the progress GIF could not be made.
+    #[error(transparent)]
+    Plot(#[from] crate::plot::PlotError),
 }
 
 /// A finished run: the trained networks and what was measured.
@@ -171,6 +174,7 @@ pub fn run(options: &RunOptions, data: &Dataset) -> Result<RunResult, RunError> 
         if options.sample_every > 0 && s.step.is_multiple_of(options.sample_every) {
             save_samples(&trainer, &options.out_dir, s.step)?;
             write_losses(&history, &options.out_dir.join("losses.csv"))?;
+            crate::plot::plot_losses(&history, &options.out_dir.join("losses.png"))?;
         }
         if options.checkpoint_every > 0 && s.step % options.checkpoint_every == 0 {
             crate::checkpoint::save(&trainer, &history, &ckpt_path)?;
@@ -187,6 +191,8 @@ pub fn run(options: &RunOptions, data: &Dataset) -> Result<RunResult, RunError> 
     bar.finish();
     save_samples(&trainer, &options.out_dir, trainer.step_count())?;
     write_losses(&history, &options.out_dir.join("losses.csv"))?;
+    crate::plot::plot_losses(&history, &options.out_dir.join("losses.png"))?;
+    crate::plot::write_progress_gif(&options.out_dir)?;
     if options.checkpoint_every > 0 {
         crate::checkpoint::save(&trainer, &history, &ckpt_path)?;
     }
