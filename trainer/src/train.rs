@@ -497,7 +497,13 @@ mod tests {
             let mut t = trainer(5);
             t.config.augment = augment.parse().unwrap();
             (0..3)
-                .map(|_| t.next_real(&data).images.into_data().into_vec::<f32>().unwrap())
+                .map(|_| {
+                    t.next_real(&data)
+                        .images
+                        .into_data()
+                        .into_vec::<f32>()
+                        .unwrap()
+                })
                 .collect::<Vec<_>>()
         };
         let plain = real("none");
