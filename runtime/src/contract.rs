@@ -49,6 +49,13 @@ pub mod keys {
     pub const ARCH: &str = "gan.arch";
 }
 
+/// The class of sample `index` in a class-balanced stream: `index % num_classes`. Any range of
+/// `k * num_classes` consecutive indices holds each class `k` times, so split ranges stay
+/// balanced.
+pub fn balanced_label(index: u64, num_classes: usize) -> i64 {
+    (index % num_classes.max(1) as u64) as i64
+}
+
 /// Largest latent, image side and class count a contract may declare. They keep a corrupt or
 /// hostile file from making a reader allocate absurd buffers.
 pub const MAX_LATENT_DIM: usize = 65_536;

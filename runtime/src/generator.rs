@@ -8,6 +8,7 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
+use crate::balanced_label;
 use crate::contract::{ContractError, ElemType, ModelContract, TensorSpec};
 use crate::images::ImageBatch;
 use crate::providers::{register_providers, ExecutionProvider, ProviderPolicy};
@@ -426,13 +427,6 @@ pub struct LabeledBatch {
     pub images: ImageBatch,
     /// One label per image, for conditional models.
     pub labels: Option<Vec<i64>>,
-}
-
-/// The class of sample `index` in a class-balanced stream: `index % num_classes`. Any range of
-/// `k * num_classes` consecutive indices holds each class `k` times, so split ranges stay
-/// balanced.
-pub fn balanced_label(index: u64, num_classes: usize) -> i64 {
-    (index % num_classes.max(1) as u64) as i64
 }
 
 impl Generator {

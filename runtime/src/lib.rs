@@ -51,9 +51,9 @@ pub mod latent;
 pub mod providers;
 
 pub use atomic::write_atomic;
-pub use contract::{ContractError, ElemType, ModelContract, TensorSpec};
+pub use contract::{balanced_label, ContractError, ElemType, ModelContract, TensorSpec};
 #[cfg(feature = "ort")]
-pub use generator::{balanced_label, Generator, GeneratorBuilder, LabeledBatch, RuntimeError};
+pub use generator::{Generator, GeneratorBuilder, LabeledBatch, RuntimeError};
 pub use images::{grid_cols, save_png, ImageBatch, ImageError};
 pub use latent::{fill_latent, latent, latent_batch};
 #[cfg(feature = "ort")]

@@ -7,7 +7,9 @@
 //! asserted. It needs the real data in `../shared/data/fashion-mnist` (beside the repository
 //! root) and exits non-zero, naming the path, when it is missing.
 //!
-//! Trainer table (MLP GAN, `GanTrainer::step` on Fashion-MNIST, 5 warm-up steps then 40 timed):
+//! Trainer table (`GanTrainer::step` on Fashion-MNIST, 5 warm-up steps, then timed steps until
+//! 40 steps or 20 s, whichever comes first, at least 5):
+//! - `arch`: MLP, DCGAN (default width 64), conditional DCGAN (10 classes);
 //! - `batch`: images per batch (real and fake each);
 //! - `ms/step`: wall time of one full step (D update on a real and a fake batch, then G update);
 //! - `steps/s`: its inverse; `real img/s`: `steps/s * batch`.
@@ -49,14 +51,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use gan_runtime::{latent_batch, Generator, ModelContract};
+use gan_runtime::{latent_batch, Generator};
 use gan_trainer::data::{load_dir, Dataset};
-use gan_trainer::export::{mlp_to_onnx, save};
-use gan_trainer::model::mlp::MlpGenerator;
+use gan_trainer::model::Arch;
 use gan_trainer::model::ImageShape;
-use gan_trainer::train::{GanTrainer, InferBackend, TrainBackend, TrainConfig};
-use rand_chacha::rand_core::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use gan_trainer::train::{GanTrainer, TrainBackend, TrainConfig};
 
 /// Trainer batch sizes.
 const TRAIN_BATCHES: [usize; 2] = [128, 64];
@@ -64,6 +63,10 @@ const TRAIN_BATCHES: [usize; 2] = [128, 64];
 const WARMUP_STEPS: usize = 5;
 /// Timed trainer steps.
 const TIMED_STEPS: usize = 40;
+/// Stop timing a trainer cell after this many seconds (DCGAN steps are slow on CPU).
+const TIMED_SECONDS: f64 = 20.0;
+/// But time at least this many steps.
+const MIN_TIMED_STEPS: usize = 5;
 
 /// Runtime batch sizes (images per inference call).
 const RUNTIME_BATCHES: [usize; 3] = [1, 64, 1024];
@@ -381,46 +384,63 @@ fn time_round(min_seconds: f64, mut f: impl FnMut(u64) -> Result<()>) -> Result<
 
 fn bench_trainer(dataset: &Dataset, data_dir: &Path) -> Result<()> {
     println!(
-        "Trainer: MLP GAN train steps on {} ({} images {}x{}x{}), burn ndarray backend",
+        "Trainer: GAN train steps on {} ({} images {}x{}x{}), burn ndarray backend",
         data_dir.display(),
         dataset.len,
         dataset.channels,
         dataset.height,
         dataset.width
     );
-    println!("  ({WARMUP_STEPS} warm-up steps, then {TIMED_STEPS} timed)");
     println!(
-        "{:>7} {:>10} {:>9} {:>12}",
-        "batch", "ms/step", "steps/s", "real img/s"
+        "  ({WARMUP_STEPS} warm-up steps, then {TIMED_STEPS} timed or {TIMED_SECONDS} s, at least {MIN_TIMED_STEPS})"
+    );
+    println!(
+        "{:>18} {:>7} {:>10} {:>9} {:>12}",
+        "arch", "batch", "ms/step", "steps/s", "real img/s"
     );
     let shape = ImageShape {
         channels: dataset.channels,
         height: dataset.height,
         width: dataset.width,
     };
-    for batch in TRAIN_BATCHES {
-        let config = TrainConfig {
-            batch_size: batch,
-            ..TrainConfig::default()
-        };
-        let mut trainer =
-            GanTrainer::<TrainBackend>::new(config, shape, dataset.len, &Default::default());
-        for _ in 0..WARMUP_STEPS {
-            black_box(trainer.step(dataset));
+    let archs = [
+        ("MLP", Arch::Mlp, 0),
+        ("DCGAN", Arch::Dcgan, 0),
+        ("conditional DCGAN", Arch::Dcgan, 10),
+    ];
+    for (name, arch, num_classes) in archs {
+        for batch in TRAIN_BATCHES {
+            let config = TrainConfig {
+                batch_size: batch,
+                arch,
+                num_classes,
+                ..TrainConfig::default()
+            };
+            let mut trainer =
+                GanTrainer::<TrainBackend>::new(config, shape, dataset.len, &Default::default())
+                    .context("cannot build the networks")?;
+            for _ in 0..WARMUP_STEPS {
+                black_box(trainer.step(dataset));
+            }
+            let start = Instant::now();
+            let mut steps = 0;
+            while steps < TIMED_STEPS
+                && (steps < MIN_TIMED_STEPS || start.elapsed().as_secs_f64() < TIMED_SECONDS)
+            {
+                black_box(trainer.step(dataset));
+                steps += 1;
+            }
+            let seconds = start.elapsed().as_secs_f64();
+            let steps_per_s = steps as f64 / seconds;
+            println!(
+                "{:>18} {:>7} {:>10.1} {:>9.2} {:>12.0}",
+                name,
+                batch,
+                1e3 * seconds / steps as f64,
+                steps_per_s,
+                steps_per_s * batch as f64
+            );
         }
-        let start = Instant::now();
-        for _ in 0..TIMED_STEPS {
-            black_box(trainer.step(dataset));
-        }
-        let seconds = start.elapsed().as_secs_f64();
-        let steps_per_s = TIMED_STEPS as f64 / seconds;
-        println!(
-            "{:>7} {:>10.1} {:>9.2} {:>12.0}",
-            batch,
-            1e3 * seconds / TIMED_STEPS as f64,
-            steps_per_s,
-            steps_per_s * batch as f64
-        );
     }
     Ok(())
 }
@@ -435,23 +455,7 @@ fn pick_model(root: &Path) -> Result<(PathBuf, Option<tempfile::TempDir>)> {
     }
     let tmp = tempfile::tempdir().context("cannot create a temporary directory")?;
     let path = tmp.path().join("untrained-mlp.onnx");
-    let shape = ImageShape {
-        channels: 1,
-        height: 28,
-        width: 28,
-    };
-    let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let g = MlpGenerator::<InferBackend>::new(
-        LATENT_DIM,
-        shape,
-        Default::default(),
-        &mut rng,
-        &Default::default(),
-    );
-    let mut contract = ModelContract::new(LATENT_DIM, shape.channels, shape.height, shape.width);
-    contract.arch = "mlp".into();
-    let model = mlp_to_onnx(&g, &contract).context("cannot export the untrained generator")?;
-    save(&model, &path).with_context(|| format!("cannot write {}", path.display()))?;
+    gan_tests::untrained_generator(&path, Arch::Mlp, 0);
     println!(
         "Model: {} not found; using an untrained MLP generator (same architecture) exported to {}",
         trained.display(),

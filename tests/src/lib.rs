@@ -34,79 +34,43 @@ pub fn require_ort() -> PathBuf {
     }
 }
 
-/// Exports a seeded, untrained MLP generator (latent 100 -> 1x28x28) to `path`, for tests that
-/// need a valid model but not a good one.
-pub fn untrained_export(path: &std::path::Path) {
-    use gan_trainer::model::{mlp::MlpGenerator, ImageShape};
+/// Exports a seeded, untrained generator of `arch` (latent 100 -> 1x28x28), conditioned on
+/// `classes` named classes when `classes > 0`, to `path`: for tests that need a valid model
+/// but not a good one.
+pub fn untrained_generator(path: &std::path::Path, arch: gan_trainer::model::Arch, classes: usize) {
+    use gan_trainer::model::{Generator, ImageShape, NetConfig};
     use gan_trainer::train::InferBackend;
     use rand::SeedableRng;
 
-    let shape = ImageShape {
-        channels: 1,
-        height: 28,
-        width: 28,
+    let net = NetConfig {
+        arch,
+        latent_dim: 100,
+        shape: ImageShape {
+            channels: 1,
+            height: 28,
+            width: 28,
+        },
+        num_classes: classes,
+        init: Default::default(),
+        width: 16,
+        dropout: 0.0,
+        d_batch_norm: true,
     };
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    let g = MlpGenerator::<InferBackend>::new(
-        100,
-        shape,
-        Default::default(),
-        &mut rng,
-        &Default::default(),
-    );
-    let mut c = gan_runtime::ModelContract::new(100, 1, 28, 28);
-    c.arch = "mlp".into();
-    let model = gan_trainer::export::mlp_to_onnx(&g, &c).expect("contract matches");
+    let g =
+        Generator::<InferBackend>::new(&net, &mut rng, &Default::default()).expect("valid config");
+    let mut c = g.contract();
+    c.class_names = (0..classes).map(|i| format!("class {i}")).collect();
+    let model = gan_trainer::export::to_onnx(&g, &c).expect("contract matches");
     gan_trainer::export::save(&model, path).expect("write model");
 }
 
-/// A conditional model for tests of the label paths, until the trainer makes real ones: the
-/// untrained MLP generator with a `label` int64 `[N]` input added (the graph ignores it) and a
-/// contract of 10 named classes. Valid ONNX that ONNX Runtime runs.
-pub fn conditional_export(path: &std::path::Path) {
-    use onnx_protobuf::tensor_shape_proto::{dimension, Dimension};
-    use onnx_protobuf::{
-        type_proto, Message, ModelProto, TensorShapeProto, TypeProto, ValueInfoProto,
-    };
-    use protobuf::MessageField;
+/// [`untrained_generator`]: the unconditional MLP.
+pub fn untrained_export(path: &std::path::Path) {
+    untrained_generator(path, gan_trainer::model::Arch::Mlp, 0);
+}
 
-    let tmp = path.with_extension("uncond.onnx");
-    untrained_export(&tmp);
-    let bytes = std::fs::read(&tmp).expect("read export");
-    let _ = std::fs::remove_file(&tmp);
-    let mut m = ModelProto::parse_from_bytes(&bytes).expect("parse export");
-    let g = m.graph.as_mut().expect("graph");
-    g.input.push(ValueInfoProto {
-        name: gan_runtime::contract::INPUT_LABEL.into(),
-        type_: MessageField::some(TypeProto {
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type: onnx_protobuf::tensor_proto::DataType::INT64 as i32,
-                shape: MessageField::some(TensorShapeProto {
-                    dim: vec![Dimension {
-                        value: Some(dimension::Value::DimParam("N".into())),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }),
-                ..Default::default()
-            })),
-            ..Default::default()
-        }),
-        ..Default::default()
-    });
-    let names: Vec<String> = (0..10).map(|i| format!("class {i}")).collect();
-    for e in &mut m.metadata_props {
-        match e.key.as_str() {
-            "gan.num_classes" => e.value = "10".into(),
-            "gan.arch" => e.value = "mlp-test-conditional".into(),
-            _ => {}
-        }
-    }
-    m.metadata_props
-        .push(onnx_protobuf::StringStringEntryProto {
-            key: gan_runtime::contract::keys::CLASS_NAMES.into(),
-            value: names.join("\n"),
-            ..Default::default()
-        });
-    std::fs::write(path, m.write_to_bytes().expect("encode")).expect("write model");
+/// [`untrained_generator`]: an MLP conditioned on 10 named classes.
+pub fn conditional_export(path: &std::path::Path) {
+    untrained_generator(path, gan_trainer::model::Arch::Mlp, 10);
 }

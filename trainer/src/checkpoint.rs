@@ -19,8 +19,8 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Batcher;
-use crate::model::mlp::{MlpDiscriminator, MlpGenerator};
 use crate::model::ImageShape;
+use crate::model::{Discriminator, Generator};
 use crate::train::{GanTrainer, StepStats, TrainConfig};
 
 const MAGIC: &[u8; 8] = b"GANCKPT1";
@@ -108,7 +108,7 @@ pub fn to_bytes<B: AutodiffBackend>(
         rec(recorder().record(trainer.opt_d.to_record(), ()))?,
     ];
     let header = Header {
-        arch: "mlp".into(),
+        arch: trainer.config.arch.name().into(),
         step: trainer.step,
         config: trainer.config.clone(),
         shape: trainer.shape,
@@ -195,7 +195,7 @@ pub fn from_bytes<B: AutodiffBackend>(
     let header: Header = serde_json::from_slice(&bytes[12..12 + hlen as usize])
         .map_err(|e| bad(format!("header: {e}")))?;
     let names: Vec<&str> = header.sections.iter().map(|s| s.name.as_str()).collect();
-    if names != SECTIONS || header.arch != "mlp" {
+    if names != SECTIONS || header.arch != header.config.arch.name() {
         return Err(bad(format!(
             "unexpected sections {names:?} / arch {:?}",
             header.arch
@@ -251,10 +251,8 @@ pub fn from_bytes<B: AutodiffBackend>(
         .map_err(|_| bad("rng_word_pos is not a number".into()))?;
     let dec = |what: &str, e: burn::record::RecorderError| bad(format!("{what}: {e}"));
 
-    let mut t = GanTrainer::<B>::new(header.config.clone(), shape, dataset_len, device);
-    if t.g.latent_dim() != header.config.latent_dim {
-        return Err(bad("latent dim does not match the config".into()));
-    }
+    let mut t = GanTrainer::<B>::new(header.config.clone(), shape, dataset_len, device)
+        .map_err(|e| bad(format!("config: {e}")))?;
     let g_rec = recorder()
         .load(bodies[2].to_vec(), device)
         .map_err(|e| dec("generator", e))?;
@@ -267,8 +265,8 @@ pub fn from_bytes<B: AutodiffBackend>(
     let od = recorder()
         .load(bodies[5].to_vec(), device)
         .map_err(|e| dec("discriminator optimizer", e))?;
-    let g: MlpGenerator<B> = t.g.clone().load_record(g_rec);
-    let d: MlpDiscriminator<B> = t.d.clone().load_record(d_rec);
+    let g: Generator<B> = t.g.clone().load_record(g_rec);
+    let d: Discriminator<B> = t.d.clone().load_record(d_rec);
     t.g = g;
     t.d = d;
     t.opt_g = t.opt_g.clone().load_record(og);
@@ -315,14 +313,19 @@ mod tests {
             width: 4,
         };
         let dev = Default::default();
-        let mut a = GanTrainer::<TrainBackend>::new(cfg, shape, n, &dev);
+        let mut a = GanTrainer::<TrainBackend>::new(cfg, shape, n, &dev).unwrap();
         for _ in 0..3 {
             a.step(&data);
         }
         let bytes = to_bytes(&a, &[]).unwrap();
         let (mut b, _) = from_bytes::<TrainBackend>(&bytes, "mem", n, shape, &dev).unwrap();
         let ga = |t: &GanTrainer<TrainBackend>| -> Vec<f32> {
-            t.g.layers[0].weight.val().into_data().into_vec().unwrap()
+            match &t.g.body {
+                crate::model::net::GeneratorBody::Mlp(g) => {
+                    g.layers[0].weight.val().into_data().into_vec().unwrap()
+                }
+                _ => unreachable!(),
+            }
         };
         assert_eq!(ga(&a), ga(&b), "weights after load");
         let sa = a.step(&data);

@@ -15,11 +15,15 @@ use onnx_protobuf::{
 };
 use protobuf::{EnumOrUnknown, MessageField};
 
-use gan_runtime::contract::{INPUT_LATENT, OUTPUT_IMAGE};
+use gan_runtime::contract::{INPUT_LABEL, INPUT_LATENT, OUTPUT_IMAGE};
 use gan_runtime::ModelContract;
 
+use crate::model::dcgan::{tensor_values, DcganGenerator, KERNEL};
 use crate::model::linear_weights;
 use crate::model::mlp::{MlpGenerator, LEAKY_SLOPE};
+use crate::model::net::GeneratorBody;
+use crate::model::Generator;
+use burn::nn::BatchNorm;
 
 /// ONNX opset the exported graphs use.
 pub const OPSET: i64 = 17;
@@ -40,23 +44,29 @@ pub enum ExportError {
     Io(#[from] std::io::Error),
 }
 
-/// Builds the ONNX model of an MLP generator.
-pub fn mlp_to_onnx<B: Backend>(
-    g: &MlpGenerator<B>,
+/// Builds the ONNX model of a generator of any architecture, conditional or not.
+///
+/// Inputs: `z` float32 `[N, latent]`, and for conditional generators `label` int64 `[N]`
+/// (looked up in the label embedding with `Gather`, then concatenated to `z`). DCGAN batch
+/// norms are exported as `BatchNormalization` nodes in inference mode (running statistics),
+/// which ONNX Runtime folds into the transposed convolutions when it optimizes the graph.
+pub fn to_onnx<B: Backend>(
+    g: &Generator<B>,
     contract: &ModelContract,
 ) -> Result<ModelProto, ExportError> {
     let shape = g.shape();
     if contract.latent_dim != g.latent_dim()
         || (contract.channels, contract.height, contract.width)
             != (shape.channels, shape.height, shape.width)
-        || contract.is_conditional()
+        || contract.num_classes != g.num_classes()
     {
         return Err(ExportError::Contract(format!(
-            "generator is latent {} -> {}x{}x{}, unconditional; contract says latent {} -> {}x{}x{}, {} classes",
+            "generator is latent {} -> {}x{}x{}, {} classes; contract says latent {} -> {}x{}x{}, {} classes",
             g.latent_dim(),
             shape.channels,
             shape.height,
             shape.width,
+            g.num_classes(),
             contract.latent_dim,
             contract.channels,
             contract.height,
@@ -65,7 +75,53 @@ pub fn mlp_to_onnx<B: Backend>(
         )));
     }
     let mut graph = GraphBuilder::default();
-    let mut x = INPUT_LATENT.to_string();
+    let mut inputs = vec![value_info(
+        INPUT_LATENT,
+        DataType::FLOAT,
+        &[Dim::Param("N"), Dim::Value(contract.latent_dim as i64)],
+    )];
+    let x = match &g.label_embedding {
+        Some(embedding) => {
+            inputs.push(value_info(INPUT_LABEL, DataType::INT64, &[Dim::Param("N")]));
+            let (dims, values) = tensor_values(embedding);
+            let table = graph.initializer("label_embedding", &dims, &values);
+            let e = graph.node(
+                "Gather",
+                &[&table, INPUT_LABEL],
+                "label_embed",
+                vec![attr_i("axis", 0)],
+            );
+            graph.node(
+                "Concat",
+                &[INPUT_LATENT, &e],
+                "concat",
+                vec![attr_i("axis", 1)],
+            )
+        }
+        None => INPUT_LATENT.to_string(),
+    };
+    match &g.body {
+        GeneratorBody::Mlp(body) => mlp_graph(&mut graph, body, &x),
+        GeneratorBody::Dcgan(body) => dcgan_graph(&mut graph, body, &x),
+    }
+    let outputs = vec![value_info(
+        OUTPUT_IMAGE,
+        DataType::FLOAT,
+        &[
+            Dim::Param("N"),
+            Dim::Value(shape.channels as i64),
+            Dim::Value(shape.height as i64),
+            Dim::Value(shape.width as i64),
+        ],
+    )];
+    let name = format!("{}_generator", g.arch().name());
+    Ok(graph.finish(&name, inputs, outputs, contract))
+}
+
+/// Gemm + LeakyRelu layers, tanh, and a reshape to the image.
+fn mlp_graph<B: Backend>(graph: &mut GraphBuilder, g: &MlpGenerator<B>, input: &str) {
+    let shape = g.shape();
+    let mut x = input.to_string();
     let last = g.layers.len() - 1;
     for (i, layer) in g.layers.iter().enumerate() {
         let (dims, w, b) = linear_weights(layer);
@@ -93,23 +149,93 @@ pub fn mlp_to_onnx<B: Backend>(
         ],
     );
     graph.node_named("Reshape", &[&x, &target], OUTPUT_IMAGE, vec![]);
+}
 
-    let inputs = vec![value_info(
-        INPUT_LATENT,
-        DataType::FLOAT,
-        &[Dim::Param("N"), Dim::Value(contract.latent_dim as i64)],
-    )];
-    let outputs = vec![value_info(
-        OUTPUT_IMAGE,
-        DataType::FLOAT,
+/// Gemm, reshape to the first map, then BatchNormalization + Relu and ConvTranspose blocks,
+/// tanh last.
+fn dcgan_graph<B: Backend>(graph: &mut GraphBuilder, g: &DcganGenerator<B>, input: &str) {
+    let (dims, w, b) = linear_weights(&g.project);
+    let wn = graph.initializer("project.weight", &dims, &w);
+    let bn = graph.initializer("project.bias", &[dims[1]], &b);
+    let h = graph.node("Gemm", &[input, &wn, &bn], "project", vec![]);
+    let target = graph.initializer_i64(
+        "map_shape",
         &[
-            Dim::Param("N"),
-            Dim::Value(shape.channels as i64),
-            Dim::Value(shape.height as i64),
-            Dim::Value(shape.width as i64),
+            -1,
+            g.start_channels as i64,
+            g.start_height as i64,
+            g.start_width as i64,
         ],
-    )];
-    Ok(graph.finish("mlp_generator", inputs, outputs, contract))
+    );
+    let h = graph.node("Reshape", &[&h, &target], "to_map", vec![]);
+    let h = batch_norm_node(graph, &g.project_norm, &h, "project_norm");
+    let mut x = graph.node("Relu", &[&h], "project_relu", vec![]);
+    let last = g.ups.len() - 1;
+    for (i, up) in g.ups.iter().enumerate() {
+        let (dims, w) = tensor_values(&up.weight);
+        let wn = graph.initializer(&format!("up{i}.weight"), &dims, &w);
+        let mut ins = vec![x.clone(), wn];
+        if let Some(bias) = &up.bias {
+            let (bd, bv) = tensor_values(bias);
+            ins.push(graph.initializer(&format!("up{i}.bias"), &bd, &bv));
+        }
+        let ins: Vec<&str> = ins.iter().map(String::as_str).collect();
+        let attrs = vec![
+            attr_ints("kernel_shape", &[KERNEL as i64, KERNEL as i64]),
+            attr_ints("strides", &[up.stride[0] as i64, up.stride[1] as i64]),
+            attr_ints(
+                "pads",
+                &[
+                    up.padding[0] as i64,
+                    up.padding[1] as i64,
+                    up.padding[0] as i64,
+                    up.padding[1] as i64,
+                ],
+            ),
+        ];
+        if i == last {
+            let h = graph.node("ConvTranspose", &ins, &format!("up{i}"), attrs);
+            graph.node_named("Tanh", &[&h], OUTPUT_IMAGE, vec![]);
+        } else {
+            let h = graph.node("ConvTranspose", &ins, &format!("up{i}"), attrs);
+            let h = batch_norm_node(graph, &g.norms[i], &h, &format!("norm{i}"));
+            x = graph.node("Relu", &[&h], &format!("relu{i}"), vec![]);
+        }
+    }
+}
+
+/// A `BatchNormalization` node in inference mode with the layer's running statistics.
+fn batch_norm_node<B: Backend>(
+    graph: &mut GraphBuilder,
+    bn: &BatchNorm<B>,
+    input: &str,
+    name: &str,
+) -> String {
+    let values = |t: Tensor<B, 1>| -> Vec<f32> {
+        t.into_data()
+            .convert::<f32>()
+            .into_vec::<f32>()
+            .unwrap_or_default()
+    };
+    let c = bn.gamma.dims()[0];
+    let scale = graph.initializer(&format!("{name}.scale"), &[c], &values(bn.gamma.val()));
+    let bias = graph.initializer(&format!("{name}.bias"), &[c], &values(bn.beta.val()));
+    let mean = graph.initializer(
+        &format!("{name}.running_mean"),
+        &[c],
+        &values(bn.running_mean.value()),
+    );
+    let var = graph.initializer(
+        &format!("{name}.running_var"),
+        &[c],
+        &values(bn.running_var.value()),
+    );
+    graph.node(
+        "BatchNormalization",
+        &[input, &scale, &bias, &mean, &var],
+        name,
+        vec![attr_f("epsilon", bn.epsilon as f32)],
+    )
 }
 
 /// Writes `model` to `path` atomically.
@@ -148,6 +274,24 @@ fn value_info(name: &str, ty: DataType, dims: &[Dim]) -> ValueInfoProto {
             })),
             ..Default::default()
         }),
+        ..Default::default()
+    }
+}
+
+fn attr_i(name: &str, i: i64) -> AttributeProto {
+    AttributeProto {
+        name: name.to_string(),
+        type_: EnumOrUnknown::new(AttributeType::INT),
+        i,
+        ..Default::default()
+    }
+}
+
+fn attr_ints(name: &str, ints: &[i64]) -> AttributeProto {
+    AttributeProto {
+        name: name.to_string(),
+        type_: EnumOrUnknown::new(AttributeType::INTS),
+        ints: ints.to_vec(),
         ..Default::default()
     }
 }
@@ -252,11 +396,16 @@ impl GraphBuilder {
             producer_name: "gan-trainer".into(),
             producer_version: env!("CARGO_PKG_VERSION").into(),
             doc_string: format!(
-                "GAN generator ({}), trained on {} for {} steps. Input `z`: float32 [N, {}] from N(0,1); output `image`: float32 [N, {}, {}, {}] in [{}, {}].",
+                "GAN generator ({}), trained on {} for {} steps. Input `z`: float32 [N, {}] from N(0,1){}; output `image`: float32 [N, {}, {}, {}] in [{}, {}].",
                 contract.arch,
                 contract.dataset,
                 contract.train_steps,
                 contract.latent_dim,
+                if contract.is_conditional() {
+                    format!("; input `label`: int64 [N] in 0..{}", contract.num_classes)
+                } else {
+                    String::new()
+                },
                 contract.channels,
                 contract.height,
                 contract.width,
@@ -285,21 +434,32 @@ mod tests {
     use crate::train::InferBackend;
     use rand::SeedableRng;
 
-    fn tiny() -> (MlpGenerator<InferBackend>, ModelContract) {
+    fn tiny(arch: crate::model::Arch, classes: usize) -> (Generator<InferBackend>, ModelContract) {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
         let shape = ImageShape {
             channels: 1,
-            height: 2,
-            width: 3,
+            height: 6,
+            width: 6,
         };
-        let g = MlpGenerator::new(4, shape, Default::default(), &mut rng, &Default::default());
-        (g, ModelContract::new(4, 1, 2, 3))
+        let net = crate::model::NetConfig {
+            arch,
+            latent_dim: 4,
+            shape,
+            num_classes: classes,
+            init: Default::default(),
+            width: 4,
+            dropout: 0.0,
+            d_batch_norm: true,
+        };
+        let g = Generator::new(&net, &mut rng, &Default::default()).unwrap();
+        let c = g.contract();
+        (g, c)
     }
 
     #[test]
     fn graph_has_contract_and_dynamic_batch() {
-        let (g, c) = tiny();
-        let m = mlp_to_onnx(&g, &c).unwrap();
+        let (g, c) = tiny(crate::model::Arch::Mlp, 0);
+        let m = to_onnx(&g, &c).unwrap();
         assert_eq!(m.opset_import[0].version, OPSET);
         let graph = m.graph.as_ref().unwrap();
         assert_eq!(graph.input[0].name, "z");
@@ -329,9 +489,36 @@ mod tests {
     }
 
     #[test]
+    fn conditional_dcgan_graph_takes_labels() {
+        let (g, c) = tiny(crate::model::Arch::Dcgan, 3);
+        let m = to_onnx(&g, &c).unwrap();
+        let graph = m.graph.as_ref().unwrap();
+        let inputs: Vec<&str> = graph.input.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(inputs, ["z", "label"]);
+        let ops: Vec<&str> = graph.node.iter().map(|n| n.op_type.as_str()).collect();
+        assert_eq!(
+            ops,
+            [
+                "Gather",
+                "Concat",
+                "Gemm",
+                "Reshape",
+                "BatchNormalization",
+                "Relu",
+                "ConvTranspose",
+                "Tanh"
+            ]
+        );
+        assert_eq!(graph.node.last().unwrap().output[0], "image");
+    }
+
+    #[test]
     fn mismatched_contract_is_refused() {
-        let (g, _) = tiny();
-        let e = mlp_to_onnx(&g, &ModelContract::new(5, 1, 2, 3)).unwrap_err();
+        let (g, _) = tiny(crate::model::Arch::Mlp, 0);
+        let e = to_onnx(&g, &ModelContract::new(5, 1, 6, 6)).unwrap_err();
         assert!(e.to_string().contains("latent 4"), "{e}");
+        let (g, _) = tiny(crate::model::Arch::Mlp, 2);
+        let e = to_onnx(&g, &ModelContract::new(4, 1, 6, 6)).unwrap_err();
+        assert!(e.to_string().contains("2 classes"), "{e}");
     }
 }

@@ -19,7 +19,7 @@
 //!     resume: false,
 //! };
 //! let result = run::run(&options, &dataset)?;
-//! let model = export::mlp_to_onnx(&result.trainer.generator(), &result.contract("fashion-mnist"))?;
+//! let model = export::to_onnx(&result.trainer.generator(), &result.contract("fashion-mnist"))?;
 //! export::save(&model, "generator.onnx".as_ref())?;
 //! # Ok(())
 //! # }

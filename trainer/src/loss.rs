@@ -25,6 +25,10 @@ pub enum Loss {
     Lsgan,
     /// Hinge (Lim & Ye 2017; SAGAN): D minimizes relu(1 - D(x)) + relu(1 + D(G(z))).
     Hinge,
+    /// Wasserstein with gradient penalty (Gulrajani et al. 2017): the critic minimizes
+    /// D(G(z)) - D(x) + lambda (|grad D(x_hat)| - 1)^2 on random interpolates x_hat; G
+    /// minimizes -D(G(z)). The penalty is added by the trainer (it needs the critic).
+    WganGp,
 }
 
 impl Loss {
@@ -39,6 +43,7 @@ impl Loss {
                 real.neg().add_scalar(1.0).clamp_min(0.0).mean()
                     + fake.add_scalar(1.0).clamp_min(0.0).mean()
             }
+            Loss::WganGp => fake.mean() - real.mean(),
         }
     }
 
@@ -49,8 +54,13 @@ impl Loss {
             Loss::Minimax => bce_with_logits(fake, false).neg(),
             Loss::Ns => bce_with_logits(fake, true),
             Loss::Lsgan => fake.sub_scalar(1.0).powi_scalar(2).mean().mul_scalar(0.5),
-            Loss::Hinge => fake.mean().neg(),
+            Loss::Hinge | Loss::WganGp => fake.mean().neg(),
         }
+    }
+
+    /// Whether D needs the gradient penalty (and so no batch norm).
+    pub fn needs_gradient_penalty(self) -> bool {
+        self == Loss::WganGp
     }
 
     /// The output above which D calls an image real (for the accuracy shown while training).

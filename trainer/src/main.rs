@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 
 use gan_trainer::eval::{self, classifier::ClassifierConfig, EvalOptions};
 use gan_trainer::loss::Loss;
-use gan_trainer::model::Init;
+use gan_trainer::model::{Arch, Init};
 use gan_trainer::train::TrainConfig;
 use gan_trainer::{data, export, run};
 
@@ -107,9 +107,24 @@ struct TrainArgs {
     /// Latent vector length
     #[arg(long, default_value_t = 100)]
     latent_dim: usize,
-    /// Objective: minimax, ns (non-saturating), lsgan, hinge
+    /// Architecture: mlp (fully connected) or dcgan (transposed convolutions + batch norm)
+    #[arg(long, value_enum, default_value_t = Arch::Mlp)]
+    arch: Arch,
+    /// Condition both networks on the class labels of the data (G gets a label input)
+    #[arg(long)]
+    conditional: bool,
+    /// DCGAN base width: channels of G's last hidden map and of D's first map (doubling per block)
+    #[arg(long, default_value_t = 64)]
+    width: usize,
+    /// DCGAN discriminator dropout probability
+    #[arg(long, default_value_t = 0.3)]
+    dropout: f64,
+    /// Objective: minimax, ns (non-saturating), lsgan, hinge, wgan-gp
     #[arg(long, value_enum, default_value_t = Loss::Ns)]
     loss: Loss,
+    /// WGAN-GP gradient penalty weight (lambda)
+    #[arg(long, default_value_t = 10.0)]
+    gp_weight: f64,
     /// Discriminator updates per generator update
     #[arg(long, default_value_t = 1)]
     d_steps: u32,
@@ -236,8 +251,33 @@ fn train(args: TrainArgs) -> Result<()> {
             })?;
         }
     }
-    let (dataset, _class_names) = data::load(&data_dir, args.image_size)
+    if !(0.0..1.0).contains(&args.dropout) {
+        bail!("--dropout must be in [0, 1), got {}", args.dropout);
+    }
+    if !(args.gp_weight >= 0.0 && args.gp_weight.is_finite()) {
+        bail!(
+            "--gp-weight must be a non-negative number, got {}",
+            args.gp_weight
+        );
+    }
+    let (dataset, class_names) = data::load(&data_dir, args.image_size)
         .with_context(|| format!("loading training data from --data {}", data_dir.display()))?;
+    let num_classes = if args.conditional {
+        let Some(labels) = &dataset.labels else {
+            bail!(
+                "--conditional needs class labels, and --data {} has none (IDX: a *labels-idx1-ubyte file beside the images; image folder: one subfolder per class)",
+                data_dir.display()
+            );
+        };
+        let classes = labels
+            .iter()
+            .copied()
+            .max()
+            .map_or(0, |m| usize::from(m) + 1);
+        classes.max(class_names.len())
+    } else {
+        0
+    };
     let dataset_name = args.dataset_name.clone().unwrap_or_else(|| {
         data_dir
             .canonicalize()
@@ -246,12 +286,17 @@ fn train(args: TrainArgs) -> Result<()> {
             .unwrap_or_else(|| "unknown".into())
     });
     eprintln!(
-        "data: {} images {}x{}x{} from {}",
+        "data: {} images {}x{}x{} from {}{}",
         dataset.len,
         dataset.channels,
         dataset.height,
         dataset.width,
-        data_dir.display()
+        data_dir.display(),
+        if num_classes > 0 {
+            format!(", {num_classes} classes")
+        } else {
+            String::new()
+        }
     );
     let options = run::RunOptions {
         config: TrainConfig {
@@ -263,6 +308,11 @@ fn train(args: TrainArgs) -> Result<()> {
             loss: args.loss,
             d_steps: args.d_steps,
             init: args.init,
+            arch: args.arch,
+            num_classes,
+            width: args.width,
+            dropout: args.dropout,
+            gp_weight: args.gp_weight,
         },
         steps: args.steps,
         out_dir: args.out.clone(),
@@ -281,8 +331,11 @@ fn train(args: TrainArgs) -> Result<()> {
         args.out.display()
     );
     if let Some(path) = &args.export {
-        let contract = result.contract(&dataset_name);
-        let model = export::mlp_to_onnx(&result.trainer.generator(), &contract)?;
+        let mut contract = result.contract(&dataset_name);
+        if contract.num_classes > 0 && class_names.len() == contract.num_classes {
+            contract.class_names = class_names.clone();
+        }
+        let model = export::to_onnx(&result.trainer.generator(), &contract)?;
         export::save(&model, path)?;
         eprintln!("exported generator to {}", path.display());
     }

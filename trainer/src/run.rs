@@ -53,6 +53,9 @@ pub enum RunError {
     /// A checkpoint could not be written or resumed.
     #[error(transparent)]
     Checkpoint(#[from] crate::checkpoint::CheckpointError),
+    /// The networks could not be set up for this data.
+    #[error(transparent)]
+    Train(#[from] crate::train::TrainError),
 }
 
 /// A finished run: the trained networks and what was measured.
@@ -70,12 +73,9 @@ pub struct RunResult {
 impl RunResult {
     /// The contract of the trained generator, as it goes into the ONNX file.
     pub fn contract(&self, dataset_name: &str) -> ModelContract {
-        let g = self.trainer.generator();
-        let s = g.shape();
-        let mut c = ModelContract::new(g.latent_dim(), s.channels, s.height, s.width);
+        let mut c = self.trainer.generator().contract();
         c.dataset = dataset_name.to_string();
         c.train_steps = self.trainer.step_count();
-        c.arch = "mlp".into();
         c
     }
 }
@@ -97,6 +97,21 @@ pub fn run(options: &RunOptions, data: &Dataset) -> Result<RunResult, RunError> 
             ),
         )
     })?;
+    let classes = options.config.num_classes;
+    if classes > 0 {
+        let Some(labels) = &data.labels else {
+            return Err(RunError::Options(
+                "a conditional run needs labeled data, and this data has no labels".into(),
+            ));
+        };
+        if let Some(&max) = labels.iter().max() {
+            if usize::from(max) >= classes {
+                return Err(RunError::Options(format!(
+                    "the data has label {max}, but the run is conditioned on {classes} classes"
+                )));
+            }
+        }
+    }
     let device = Default::default();
     let shape = ImageShape {
         channels: data.channels,
@@ -114,7 +129,7 @@ pub fn run(options: &RunOptions, data: &Dataset) -> Result<RunResult, RunError> 
         crate::checkpoint::load::<TrainBackend>(&ckpt_path, data.len, shape, &device)?
     } else {
         (
-            GanTrainer::<TrainBackend>::new(options.config.clone(), shape, data.len, &device),
+            GanTrainer::<TrainBackend>::new(options.config.clone(), shape, data.len, &device)?,
             Vec::with_capacity(options.steps as usize),
         )
     };
@@ -189,8 +204,15 @@ fn save_samples(t: &GanTrainer<TrainBackend>, out: &Path, step: u64) -> Result<(
     let dir = out.join("samples");
     std::fs::create_dir_all(&dir)?;
     let g = t.generator();
-    let batch = sample_grid(&g, SAMPLE_SEED, SAMPLE_COUNT, &Default::default());
-    let grid = batch.grid(8, 2)?;
+    // Conditional: one column per class (sample i is class i % classes), 8 rows.
+    let classes = g.num_classes();
+    let (count, columns) = if classes > 0 {
+        (classes * 8, classes)
+    } else {
+        (SAMPLE_COUNT, 8)
+    };
+    let batch = sample_grid(&g, SAMPLE_SEED, count, &Default::default());
+    let grid = batch.grid(columns, 2)?;
     gan_runtime::save_png(&grid, &dir.join(format!("step_{step:06}.png")))?;
     gan_runtime::save_png(&grid, &dir.join("latest.png"))?;
     Ok(())

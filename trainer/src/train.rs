@@ -6,12 +6,12 @@ use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::{Adam, AdamConfig, GradientsParams, Optimizer};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
-use rand::SeedableRng;
+use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::data::{Batcher, Dataset};
-use crate::model::mlp::{MlpDiscriminator, MlpGenerator};
-use crate::model::ImageShape;
+use crate::model::net::NetError;
+use crate::model::{Arch, Discriminator, Generator, ImageShape, NetConfig};
 
 /// The backend used for training: burn's ndarray CPU backend with autodiff.
 pub type TrainBackend = burn::backend::Autodiff<burn::backend::NdArray<f32>>;
@@ -40,10 +40,51 @@ pub struct TrainConfig {
     /// Weight initialization.
     #[serde(default)]
     pub init: crate::model::Init,
+    /// Network architecture.
+    #[serde(default)]
+    pub arch: Arch,
+    /// Classes to condition on (0: unconditional). Needs labeled data.
+    #[serde(default)]
+    pub num_classes: usize,
+    /// DCGAN base width (channels of G's last hidden map and of D's first).
+    #[serde(default = "default_width")]
+    pub width: usize,
+    /// DCGAN discriminator dropout probability.
+    #[serde(default = "default_dropout")]
+    pub dropout: f64,
+    /// WGAN-GP penalty weight lambda.
+    #[serde(default = "default_gp_weight")]
+    pub gp_weight: f64,
 }
 
 fn one() -> u32 {
     1
+}
+fn default_width() -> usize {
+    64
+}
+fn default_dropout() -> f64 {
+    0.3
+}
+fn default_gp_weight() -> f64 {
+    10.0
+}
+
+impl TrainConfig {
+    /// The networks' configuration for images of `shape`.
+    pub fn net(&self, shape: ImageShape) -> NetConfig {
+        NetConfig {
+            arch: self.arch,
+            latent_dim: self.latent_dim,
+            shape,
+            num_classes: self.num_classes,
+            init: self.init,
+            width: self.width,
+            dropout: self.dropout,
+            // The gradient penalty is per sample; batch norm would couple the samples.
+            d_batch_norm: !self.loss.needs_gradient_penalty(),
+        }
+    }
 }
 
 impl Default for TrainConfig {
@@ -57,6 +98,11 @@ impl Default for TrainConfig {
             loss: crate::loss::Loss::Ns,
             d_steps: 1,
             init: crate::model::Init::Pytorch,
+            arch: Arch::Mlp,
+            num_classes: 0,
+            width: default_width(),
+            dropout: default_dropout(),
+            gp_weight: default_gp_weight(),
         }
     }
 }
@@ -66,9 +112,9 @@ impl Default for TrainConfig {
 pub struct StepStats {
     /// Step number, from 1.
     pub step: u64,
-    /// Discriminator loss (BCE on real + BCE on fake).
+    /// Discriminator loss (for WGAN-GP: including the penalty).
     pub d_loss: f32,
-    /// Generator loss (non-saturating BCE).
+    /// Generator loss.
     pub g_loss: f32,
     /// Fraction of real images D called real.
     pub d_acc_real: f32,
@@ -80,15 +126,31 @@ pub struct StepStats {
 /// latents of sample grids (seed 0, 1, ...).
 const NOISE_SEED_SALT: u64 = 0x9E37_79B9_7F4A_7C15;
 
-pub(crate) type GOpt<B> = OptimizerAdaptor<Adam, MlpGenerator<B>, B>;
-pub(crate) type DOpt<B> = OptimizerAdaptor<Adam, MlpDiscriminator<B>, B>;
+pub(crate) type GOpt<B> = OptimizerAdaptor<Adam, Generator<B>, B>;
+pub(crate) type DOpt<B> = OptimizerAdaptor<Adam, Discriminator<B>, B>;
+
+/// Real images of one batch and their labels (when conditional).
+pub struct RealBatch<B: Backend> {
+    /// `[N, C, H, W]` in [-1, 1].
+    pub images: Tensor<B, 4>,
+    /// `[N]`, present when the run is conditional.
+    pub labels: Option<Tensor<B, 1, Int>>,
+}
+
+/// Latents of one batch and the classes asked for (when conditional).
+pub struct Noise<B: Backend> {
+    /// `[N, latent]`.
+    pub z: Tensor<B, 2>,
+    /// `[N]`, present when the run is conditional.
+    pub labels: Option<Tensor<B, 1, Int>>,
+}
 
 /// A GAN being trained: both networks, their optimizers and the data order.
 pub struct GanTrainer<B: AutodiffBackend> {
     /// The generator.
-    pub g: MlpGenerator<B>,
+    pub g: Generator<B>,
     /// The discriminator.
-    pub d: MlpDiscriminator<B>,
+    pub d: Discriminator<B>,
     pub(crate) opt_g: GOpt<B>,
     pub(crate) opt_d: DOpt<B>,
     pub(crate) config: TrainConfig,
@@ -101,6 +163,17 @@ pub struct GanTrainer<B: AutodiffBackend> {
     real_buf: Vec<f32>,
 }
 
+/// Why a trainer could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The networks cannot be built.
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// The data does not fit the configuration.
+    #[error("{0}")]
+    Data(String),
+}
+
 impl<B: AutodiffBackend> GanTrainer<B> {
     /// Fresh networks for images of `shape`, from `config.seed`, over `dataset_len` images.
     pub fn new(
@@ -108,15 +181,16 @@ impl<B: AutodiffBackend> GanTrainer<B> {
         shape: ImageShape,
         dataset_len: usize,
         device: &B::Device,
-    ) -> Self {
+    ) -> Result<Self, TrainError> {
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-        let g = MlpGenerator::new(config.latent_dim, shape, config.init, &mut rng, device);
-        let d = MlpDiscriminator::new(shape, config.init, &mut rng, device);
+        let net = config.net(shape);
+        let g = Generator::new(&net, &mut rng, device)?;
+        let d = Discriminator::new(&net, &mut rng, device)?;
         let adam = AdamConfig::new()
             .with_beta_1(config.beta1)
             .with_beta_2(0.999)
             .with_epsilon(1e-8);
-        Self {
+        Ok(Self {
             g,
             d,
             opt_g: adam.init(),
@@ -129,7 +203,7 @@ impl<B: AutodiffBackend> GanTrainer<B> {
             step: 0,
             device: device.clone(),
             real_buf: Vec::new(),
-        }
+        })
     }
 
     /// Steps done so far.
@@ -142,37 +216,87 @@ impl<B: AutodiffBackend> GanTrainer<B> {
         &self.config
     }
 
-    /// The next `n` latents of the training noise stream.
-    pub fn next_noise(&mut self, n: usize) -> Tensor<B, 2> {
+    /// The next `n` latents of the training noise stream, with uniformly drawn classes when
+    /// conditional.
+    pub fn next_noise(&mut self, n: usize) -> Noise<B> {
         let dim = self.config.latent_dim;
         let z =
             gan_runtime::latent_batch(self.config.seed ^ NOISE_SEED_SALT, self.noise_index, n, dim);
         self.noise_index += n as u64;
-        Tensor::from_data(TensorData::new(z, [n, dim]), &self.device)
+        let classes = self.config.num_classes;
+        let labels = (classes > 0).then(|| {
+            let v: Vec<i64> = (0..n)
+                .map(|_| self.rng.random_range(0..classes as i64))
+                .collect();
+            Tensor::from_data(TensorData::new(v, [n]), &self.device)
+        });
+        Noise {
+            z: Tensor::from_data(TensorData::new(z, [n, dim]), &self.device),
+            labels,
+        }
     }
 
-    /// The next batch of real images, `[batch, C, H, W]` in [-1, 1].
-    pub fn next_real(&mut self, data: &Dataset) -> Tensor<B, 4> {
+    /// The next batch of real images, `[batch, C, H, W]` in [-1, 1], with their labels when
+    /// conditional.
+    pub fn next_real(&mut self, data: &Dataset) -> RealBatch<B> {
         let idx = self
             .batcher
             .next_batch(self.config.batch_size, &mut self.rng);
         data.fill_batch(&idx, &mut self.real_buf);
         let shape = [idx.len(), data.channels, data.height, data.width];
-        Tensor::from_data(TensorData::new(self.real_buf.clone(), shape), &self.device)
+        let labels = match (&data.labels, self.config.num_classes > 0) {
+            (Some(l), true) => {
+                let v: Vec<i64> = idx.iter().map(|&i| i64::from(l[i])).collect();
+                Some(Tensor::from_data(
+                    TensorData::new(v, [idx.len()]),
+                    &self.device,
+                ))
+            }
+            _ => None,
+        };
+        RealBatch {
+            images: Tensor::from_data(TensorData::new(self.real_buf.clone(), shape), &self.device),
+            labels,
+        }
     }
 
-    /// One discriminator update on `real` and on G's images for `z` (G is not touched).
+    /// One discriminator update on `real` and on G's images for `noise` (G is not touched).
     /// Returns `(loss, accuracy on real, accuracy on fake)`.
-    pub fn d_step(&mut self, real: Tensor<B, 4>, z: Tensor<B, 2>) -> (f32, f32, f32) {
-        // G runs without autodiff: its images are constants for this step.
-        let fake = self.g.valid().forward(z.inner());
-        let fake = Tensor::<B, 4>::from_inner(fake);
-        let logits_real = self.d.forward(real);
-        let logits_fake = self.d.forward(fake);
+    pub fn d_step(&mut self, real: RealBatch<B>, noise: Noise<B>) -> (f32, f32, f32) {
+        // G's images are constants for this step. G runs in training mode (batch statistics
+        // in batch norm), as in PyTorch's DCGAN, and is detached from the graph.
+        let fake = self.g.forward(noise.z, noise.labels.clone()).detach();
+        let n = fake.dims()[0];
+        let seeds = [
+            self.rng.next_u64(),
+            self.rng.next_u64(),
+            self.rng.next_u64(),
+        ];
+        let logits_real = self
+            .d
+            .forward(real.images.clone(), real.labels.clone(), Some(seeds[0]));
+        let logits_fake = self
+            .d
+            .forward(fake.clone(), noise.labels.clone(), Some(seeds[1]));
         let th = self.config.loss.threshold();
         let acc_real = mean_of(logits_real.clone().greater_elem(th).float());
         let acc_fake = mean_of(logits_fake.clone().lower_equal_elem(th).float());
-        let loss = self.config.loss.discriminator(logits_real, logits_fake);
+        let mut loss = self.config.loss.discriminator(logits_real, logits_fake);
+        if self.config.loss.needs_gradient_penalty() {
+            // Interpolates between real and fake at a uniform point per sample; a
+            // conditional critic scores them with the real batch's labels.
+            let eps: Vec<f32> = (0..n).map(|_| self.rng.random::<f32>()).collect();
+            let eps = Tensor::<B, 1>::from_data(TensorData::new(eps, [n]), &self.device)
+                .reshape([n, 1, 1, 1]);
+            let x_hat = real.images.clone() * eps.clone() + fake * eps.neg().add_scalar(1.0);
+            let (_, trace, used) =
+                self.d
+                    .forward_traced(x_hat.detach(), real.labels.clone(), Some(seeds[2]));
+            let grad = self.d.input_gradient(&trace, used);
+            let norm = (grad.powi_scalar(2).sum_dim(1).add_scalar(1e-12)).sqrt();
+            let penalty = norm.sub_scalar(1.0).powi_scalar(2).mean();
+            loss = loss + penalty.mul_scalar(self.config.gp_weight);
+        }
         let loss_value = mean_of(loss.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &self.d);
         self.d = self.opt_d.step(self.config.lr, self.d.clone(), grads);
@@ -180,10 +304,15 @@ impl<B: AutodiffBackend> GanTrainer<B> {
     }
 
     /// One generator update with the configured loss; D's weights are read, not changed.
-    pub fn g_step(&mut self, z: Tensor<B, 2>) -> f32 {
+    pub fn g_step(&mut self, noise: Noise<B>) -> f32 {
         // D's parameters need no gradient here; gradients still flow through D to G.
         let d = self.d.clone().no_grad();
-        let loss = self.config.loss.generator(d.forward(self.g.forward(z)));
+        let seed = self.rng.next_u64();
+        let fake = self.g.forward(noise.z, noise.labels.clone());
+        let loss = self
+            .config
+            .loss
+            .generator(d.forward(fake, noise.labels, Some(seed)));
         let loss_value = mean_of(loss.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &self.g);
         self.g = self.opt_g.step(self.config.lr, self.g.clone(), grads);
@@ -197,12 +326,12 @@ impl<B: AutodiffBackend> GanTrainer<B> {
         let mut d_stats = (0.0, 0.0, 0.0);
         for _ in 0..self.config.d_steps.max(1) {
             let real = self.next_real(data);
-            let z = self.next_noise(n);
-            d_stats = self.d_step(real, z);
+            let noise = self.next_noise(n);
+            d_stats = self.d_step(real, noise);
         }
         let (d_loss, d_acc_real, d_acc_fake) = d_stats;
-        let z = self.next_noise(n);
-        let g_loss = self.g_step(z);
+        let noise = self.next_noise(n);
+        let g_loss = self.g_step(noise);
         self.step += 1;
         StepStats {
             step: self.step,
@@ -214,7 +343,7 @@ impl<B: AutodiffBackend> GanTrainer<B> {
     }
 
     /// The generator without autodiff, for sampling and export.
-    pub fn generator(&self) -> MlpGenerator<B::InnerBackend> {
+    pub fn generator(&self) -> Generator<B::InnerBackend> {
         self.g.valid()
     }
 }
@@ -223,17 +352,21 @@ fn mean_of<B: Backend, const D: usize>(t: Tensor<B, D>) -> f32 {
     t.mean().into_scalar().elem::<f32>()
 }
 
-/// Runs `g` on the sample latents `0..count` of `seed` (the same latents the runtime uses),
-/// returning images ready to save.
+/// Runs `g` on the sample latents `0..count` of `seed` (the same latents the runtime uses;
+/// a conditional `g` draws class `i % classes` for sample `i`, as the runtime's balanced
+/// labels do), returning images ready to save.
 pub fn sample_grid<B: Backend>(
-    g: &MlpGenerator<B>,
+    g: &Generator<B>,
     seed: u64,
     count: usize,
     device: &B::Device,
 ) -> gan_runtime::ImageBatch {
     let dim = g.latent_dim();
     let z = gan_runtime::latent_batch(seed, 0, count, dim);
-    let out = g.forward(Tensor::from_data(TensorData::new(z, [count, dim]), device));
+    let out = g.forward(
+        Tensor::from_data(TensorData::new(z, [count, dim]), device),
+        None,
+    );
     let shape = g.shape();
     let data = out
         .into_data()
@@ -293,7 +426,7 @@ mod tests {
             height: 4,
             width: 4,
         };
-        GanTrainer::new(cfg, shape, 16, &Default::default())
+        GanTrainer::new(cfg, shape, 16, &Default::default()).unwrap()
     }
 
     #[test]
@@ -302,15 +435,15 @@ mod tests {
         let mut t = trainer(3);
         let (g0, d0) = (params(&t.g), params(&t.d));
 
-        let z = t.next_noise(4);
-        t.g_step(z);
+        let noise = t.next_noise(4);
+        t.g_step(noise);
         let (g1, d1) = (params(&t.g), params(&t.d));
         assert_eq!(d0, d1, "a G step changed D");
         assert_ne!(g0, g1, "a G step did not change G");
 
         let real = t.next_real(&data);
-        let z = t.next_noise(4);
-        t.d_step(real, z);
+        let noise = t.next_noise(4);
+        t.d_step(real, noise);
         let (g2, d2) = (params(&t.g), params(&t.d));
         assert_eq!(g1, g2, "a D step changed G");
         assert_ne!(d1, d2, "a D step did not change D");

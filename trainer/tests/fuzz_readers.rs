@@ -101,7 +101,8 @@ mod checkpoint_reader {
                 batch_size: 4,
                 ..TrainConfig::default()
             };
-            let mut t = GanTrainer::<TrainBackend>::new(cfg, SHAPE, 8, &Default::default());
+            let mut t =
+                GanTrainer::<TrainBackend>::new(cfg, SHAPE, 8, &Default::default()).unwrap();
             let history: Vec<_> = (0..2).map(|_| t.step(&data)).collect();
             checkpoint::to_bytes(&t, &history).unwrap()
         })

@@ -1,5 +1,6 @@
 //! The MLP GAN of the reference notebooks: G 100 -> 256 -> 512 -> 1024 -> C*H*W with
-//! LeakyReLU(0.2) and tanh; D C*H*W -> 512 -> 256 -> 1 (a logit) with LeakyReLU(0.2).
+//! LeakyReLU(0.2) and tanh; D C*H*W -> 512 -> 256 features with LeakyReLU(0.2) (the logit
+//! head lives in [`super::net::Discriminator`], shared by every architecture).
 
 use burn::nn::Linear;
 use burn::prelude::*;
@@ -10,15 +11,16 @@ use super::{seeded_linear, ImageShape, Init};
 
 /// Hidden widths of the generator.
 pub const G_HIDDEN: [usize; 3] = [256, 512, 1024];
-/// Hidden widths of the discriminator.
+/// Hidden widths of the discriminator (the last is its feature width).
 pub const D_HIDDEN: [usize; 2] = [512, 256];
 /// Negative slope of the LeakyReLU activations.
 pub const LEAKY_SLOPE: f64 = 0.2;
 
-/// MLP generator: latent `[N, latent]` -> images `[N, C, H, W]` in [-1, 1].
+/// MLP generator: input `[N, in_dim]` (the latent, with the label embedding appended when
+/// conditional) -> images `[N, C, H, W]` in [-1, 1].
 #[derive(Module, Debug)]
 pub struct MlpGenerator<B: Backend> {
-    /// The layers, latent to image.
+    /// The layers, input to image.
     pub layers: Vec<Linear<B>>,
     /// Image channels.
     pub channels: usize,
@@ -31,13 +33,13 @@ pub struct MlpGenerator<B: Backend> {
 impl<B: Backend> MlpGenerator<B> {
     /// A generator with seeded `init` initialization.
     pub fn new(
-        latent_dim: usize,
+        in_dim: usize,
         shape: ImageShape,
         init: Init,
         rng: &mut impl Rng,
         device: &B::Device,
     ) -> Self {
-        let mut dims = vec![latent_dim];
+        let mut dims = vec![in_dim];
         dims.extend(G_HIDDEN);
         dims.push(shape.len());
         let layers = dims
@@ -52,8 +54,8 @@ impl<B: Backend> MlpGenerator<B> {
         }
     }
 
-    /// Latent length.
-    pub fn latent_dim(&self) -> usize {
+    /// Input length (latent plus label embedding).
+    pub fn in_dim(&self) -> usize {
         self.layers[0].weight.dims()[0]
     }
 
@@ -66,7 +68,7 @@ impl<B: Backend> MlpGenerator<B> {
         }
     }
 
-    /// Images `[N, C, H, W]` from latents `[N, latent]`.
+    /// Images `[N, C, H, W]` from inputs `[N, in_dim]`.
     pub fn forward(&self, z: Tensor<B, 2>) -> Tensor<B, 4> {
         let n = z.dims()[0];
         let last = self.layers.len() - 1;
@@ -83,19 +85,32 @@ impl<B: Backend> MlpGenerator<B> {
     }
 }
 
-/// MLP discriminator: images `[N, C, H, W]` -> logits `[N, 1]`.
+/// MLP discriminator body: images `[N, C, H, W]` -> features `[N, 256]`.
 #[derive(Module, Debug)]
 pub struct MlpDiscriminator<B: Backend> {
-    /// The layers, image to logit.
+    /// The hidden layers, image to features.
     pub layers: Vec<Linear<B>>,
 }
 
+/// What [`MlpDiscriminator::input_gradient`] needs from a forward pass: the slope of each
+/// LeakyReLU at its input (1 or [`LEAKY_SLOPE`]), as constants.
+#[derive(Debug, Clone)]
+pub struct MlpTrace<B: Backend> {
+    slopes: Vec<Tensor<B, 2>>,
+}
+
+impl<B: Backend> MlpTrace<B> {
+    /// Batch size of the pass.
+    pub fn batch(&self) -> usize {
+        self.slopes.first().map_or(0, |s| s.dims()[0])
+    }
+}
+
 impl<B: Backend> MlpDiscriminator<B> {
-    /// A discriminator with seeded `init` initialization.
+    /// A discriminator body with seeded `init` initialization.
     pub fn new(shape: ImageShape, init: Init, rng: &mut impl Rng, device: &B::Device) -> Self {
         let mut dims = vec![shape.len()];
         dims.extend(D_HIDDEN);
-        dims.push(1);
         let layers = dims
             .windows(2)
             .map(|w| seeded_linear(w[0], w[1], init, rng, device))
@@ -103,16 +118,37 @@ impl<B: Backend> MlpDiscriminator<B> {
         Self { layers }
     }
 
-    /// Logits `[N, 1]` (real > 0) for images `[N, C, H, W]`.
-    pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
-        let mut x: Tensor<B, 2> = images.flatten(1, 3);
-        let last = self.layers.len() - 1;
-        for (i, layer) in self.layers.iter().enumerate() {
-            x = layer.forward(x);
-            if i < last {
-                x = leaky_relu(x, LEAKY_SLOPE);
-            }
-        }
-        x
+    /// Feature width.
+    pub fn feature_dim(&self) -> usize {
+        D_HIDDEN[D_HIDDEN.len() - 1]
     }
+
+    /// Features `[N, 256]` of `images`, and the trace for [`Self::input_gradient`].
+    pub fn features(&self, images: Tensor<B, 4>) -> (Tensor<B, 2>, MlpTrace<B>) {
+        let mut x: Tensor<B, 2> = images.flatten(1, 3);
+        let mut slopes = Vec::with_capacity(self.layers.len());
+        for layer in &self.layers {
+            let pre = layer.forward(x);
+            slopes.push(leaky_slope(pre.clone().detach()));
+            x = leaky_relu(pre, LEAKY_SLOPE);
+        }
+        (x, MlpTrace { slopes })
+    }
+
+    /// d(features . g_features)/d(images), flattened to `[N, C*H*W]`, as a differentiable
+    /// function of the weights: the backward pass written out with the same weights.
+    pub fn input_gradient(&self, trace: &MlpTrace<B>, g_features: Tensor<B, 2>) -> Tensor<B, 2> {
+        let mut g = g_features;
+        for (layer, slope) in self.layers.iter().zip(&trace.slopes).rev() {
+            g = (g * slope.clone()).matmul(layer.weight.val().transpose());
+        }
+        g
+    }
+}
+
+/// The derivative of LeakyReLU at `pre`: 1 where `pre > 0`, [`LEAKY_SLOPE`] elsewhere.
+pub(crate) fn leaky_slope<B: Backend, const D: usize>(pre: Tensor<B, D>) -> Tensor<B, D> {
+    // From `ones_like`, not `bool.float()`, to keep `pre`'s float type (f32 or f64).
+    let negative = pre.clone().lower_equal_elem(0.0);
+    pre.ones_like().mask_fill(negative, LEAKY_SLOPE)
 }

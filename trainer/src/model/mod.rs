@@ -1,6 +1,11 @@
 //! GAN networks (burn modules) and their seeded initialization.
 
+pub mod conv;
+pub mod dcgan;
 pub mod mlp;
+pub mod net;
+
+pub use net::{Discriminator, Generator, NetConfig};
 
 use burn::module::Param;
 use burn::nn::Linear;
@@ -52,6 +57,87 @@ pub enum Init {
     Normal,
 }
 
+/// Generator and discriminator architecture.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Arch {
+    /// Fully connected networks (the reference notebooks' GAN).
+    #[default]
+    Mlp,
+    /// DCGAN (Radford et al. 2016): transposed convolutions with batch norm in G, strided
+    /// convolutions in D.
+    Dcgan,
+}
+
+impl Arch {
+    /// The name recorded in `gan.arch`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::Mlp => "mlp",
+            Arch::Dcgan => "dcgan",
+        }
+    }
+}
+
+/// `n` weights of a layer with the given fans, drawn from `rng` per `init` (PyTorch's default
+/// is U(-1/sqrt(fan_in), 1/sqrt(fan_in)), which is what kaiming_uniform(a=sqrt(5)) reduces to).
+pub fn init_weights(
+    n: usize,
+    fan_in: usize,
+    fan_out: usize,
+    init: Init,
+    rng: &mut impl Rng,
+) -> Vec<f32> {
+    match init {
+        Init::Pytorch => {
+            let k = 1.0 / (fan_in.max(1) as f32).sqrt();
+            (0..n).map(|_| rng.random_range(-k..k)).collect()
+        }
+        Init::Xavier => {
+            let a = (6.0 / (fan_in + fan_out).max(1) as f32).sqrt();
+            (0..n).map(|_| rng.random_range(-a..a)).collect()
+        }
+        Init::Normal => gan_runtime::latent(rng.next_u64(), 0, n)
+            .into_iter()
+            .map(|v| v * 0.02)
+            .collect(),
+    }
+}
+
+/// `n` biases of a layer with `fan_in` inputs: PyTorch's U(-1/sqrt(fan_in), ..) for
+/// [`Init::Pytorch`], zeros otherwise.
+pub fn init_bias(n: usize, fan_in: usize, init: Init, rng: &mut impl Rng) -> Vec<f32> {
+    match init {
+        Init::Pytorch => {
+            let k = 1.0 / (fan_in.max(1) as f32).sqrt();
+            (0..n).map(|_| rng.random_range(-k..k)).collect()
+        }
+        _ => vec![0.0; n],
+    }
+}
+
+/// A float parameter of `shape` holding `values`.
+pub fn param<B: Backend, const D: usize>(
+    values: Vec<f32>,
+    shape: [usize; D],
+    device: &B::Device,
+) -> Param<Tensor<B, D>> {
+    Param::from_tensor(Tensor::from_data(
+        TensorData::new(values, shape).convert::<B::FloatElem>(),
+        device,
+    ))
+}
+
 /// A linear layer initialized per `init`, drawing from `rng` rather than burn's global backend
 /// RNG, so that the same seed gives the same weights whatever else runs in the process.
 pub fn seeded_linear<B: Backend>(
@@ -61,31 +147,11 @@ pub fn seeded_linear<B: Backend>(
     rng: &mut impl Rng,
     device: &B::Device,
 ) -> Linear<B> {
-    let (w, b): (Vec<f32>, Vec<f32>) = match init {
-        Init::Pytorch => {
-            let k = 1.0 / (d_in as f32).sqrt();
-            let w = (0..d_in * d_out).map(|_| rng.random_range(-k..k)).collect();
-            let b = (0..d_out).map(|_| rng.random_range(-k..k)).collect();
-            (w, b)
-        }
-        Init::Xavier => {
-            let a = (6.0 / (d_in + d_out) as f32).sqrt();
-            (
-                (0..d_in * d_out).map(|_| rng.random_range(-a..a)).collect(),
-                vec![0.0; d_out],
-            )
-        }
-        Init::Normal => {
-            let z = gan_runtime::latent(rng.next_u64(), 0, d_in * d_out);
-            (z.into_iter().map(|v| v * 0.02).collect(), vec![0.0; d_out])
-        }
-    };
+    let w = init_weights(d_in * d_out, d_in, d_out, init, rng);
+    let b = init_bias(d_out, d_in, init, rng);
     Linear {
-        weight: Param::from_tensor(Tensor::from_data(TensorData::new(w, [d_in, d_out]), device)),
-        bias: Some(Param::from_tensor(Tensor::from_data(
-            TensorData::new(b, [d_out]),
-            device,
-        ))),
+        weight: param(w, [d_in, d_out], device),
+        bias: Some(param(b, [d_out], device)),
     }
 }
 

@@ -1,0 +1,349 @@
+//! The generator and discriminator of every architecture, with optional class conditioning:
+//! G appends a learned label embedding to the latent; D scores `head(h) + <embed(y), h>` on
+//! its features `h` (the projection discriminator of Miyato & Koyama 2018).
+
+use burn::module::Param;
+use burn::nn::Linear;
+use burn::prelude::*;
+use rand::Rng;
+
+use super::dcgan::{DcganDiscriminator, DcganGenerator, DcganTrace};
+use super::mlp::{MlpDiscriminator, MlpGenerator, MlpTrace};
+use super::{init_weights, param, seeded_linear, Arch, ImageShape, Init};
+
+/// Length of G's label embedding in conditional models.
+pub const LABEL_EMBED_DIM: usize = 50;
+
+/// What both networks are built from.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct NetConfig {
+    /// Architecture.
+    pub arch: Arch,
+    /// Latent length.
+    pub latent_dim: usize,
+    /// Image shape.
+    pub shape: ImageShape,
+    /// Classes for conditioning (0: unconditional).
+    pub num_classes: usize,
+    /// Weight initialization.
+    pub init: Init,
+    /// DCGAN base width: channels of G's last hidden map and D's first map.
+    pub width: usize,
+    /// DCGAN D dropout probability.
+    pub dropout: f64,
+    /// DCGAN D batch norm (off for WGAN-GP, whose penalty is per sample).
+    pub d_batch_norm: bool,
+}
+
+/// Why networks could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// The configuration is unusable.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// The generator body.
+#[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum GeneratorBody<B: Backend> {
+    /// [`MlpGenerator`].
+    Mlp(MlpGenerator<B>),
+    /// [`DcganGenerator`].
+    Dcgan(DcganGenerator<B>),
+}
+
+/// A generator: latents `[N, latent]` (and labels `[N]` when conditional) -> images.
+#[derive(Module, Debug)]
+pub struct Generator<B: Backend> {
+    /// The network.
+    pub body: GeneratorBody<B>,
+    /// Label embedding `[classes, LABEL_EMBED_DIM]`, appended to the latent (conditional only).
+    pub label_embedding: Option<Param<Tensor<B, 2>>>,
+    /// Latent length.
+    pub latent_dim: usize,
+}
+
+impl<B: Backend> Generator<B> {
+    /// A seeded generator for `config`.
+    pub fn new(
+        config: &NetConfig,
+        rng: &mut impl Rng,
+        device: &B::Device,
+    ) -> Result<Self, NetError> {
+        check(config)?;
+        let conditional = config.num_classes > 0;
+        let in_dim = config.latent_dim + if conditional { LABEL_EMBED_DIM } else { 0 };
+        let body = match config.arch {
+            Arch::Mlp => GeneratorBody::Mlp(MlpGenerator::new(
+                in_dim,
+                config.shape,
+                config.init,
+                rng,
+                device,
+            )),
+            Arch::Dcgan => GeneratorBody::Dcgan(
+                DcganGenerator::new(in_dim, config.shape, config.width, config.init, rng, device)
+                    .map_err(NetError::Config)?,
+            ),
+        };
+        let label_embedding = conditional.then(|| {
+            // nn.Embedding's N(0, 1).
+            let n = config.num_classes * LABEL_EMBED_DIM;
+            let v = gan_runtime::latent(rng.next_u64(), 0, n);
+            param(v, [config.num_classes, LABEL_EMBED_DIM], device)
+        });
+        Ok(Self {
+            body,
+            label_embedding,
+            latent_dim: config.latent_dim,
+        })
+    }
+
+    /// Latent length.
+    pub fn latent_dim(&self) -> usize {
+        self.latent_dim
+    }
+
+    /// Classes it is conditioned on (0: unconditional).
+    pub fn num_classes(&self) -> usize {
+        self.label_embedding.as_ref().map_or(0, |e| e.dims()[0])
+    }
+
+    /// The architecture.
+    pub fn arch(&self) -> Arch {
+        match self.body {
+            GeneratorBody::Mlp(_) => Arch::Mlp,
+            GeneratorBody::Dcgan(_) => Arch::Dcgan,
+        }
+    }
+
+    /// Image shape produced.
+    pub fn shape(&self) -> ImageShape {
+        match &self.body {
+            GeneratorBody::Mlp(g) => g.shape(),
+            GeneratorBody::Dcgan(g) => g.shape(),
+        }
+    }
+
+    /// Images `[N, C, H, W]` in [-1, 1] for latents `z` `[N, latent]`. A conditional generator
+    /// draws class `labels[i]` (values in `0..num_classes`); given no labels it uses the
+    /// balanced labels `i % num_classes`, as the runtime does. Labels are ignored by an
+    /// unconditional generator.
+    pub fn forward(&self, z: Tensor<B, 2>, labels: Option<Tensor<B, 1, Int>>) -> Tensor<B, 4> {
+        let x = match &self.label_embedding {
+            Some(embedding) => {
+                let n = z.dims()[0];
+                let labels =
+                    labels.unwrap_or_else(|| balanced_labels(n, self.num_classes(), &z.device()));
+                Tensor::cat(vec![z, embedding.val().select(0, labels)], 1)
+            }
+            None => z,
+        };
+        match &self.body {
+            GeneratorBody::Mlp(g) => g.forward(x),
+            GeneratorBody::Dcgan(g) => g.forward(x),
+        }
+    }
+
+    /// The contract an export of this generator carries.
+    pub fn contract(&self) -> gan_runtime::ModelContract {
+        let s = self.shape();
+        let mut c = gan_runtime::ModelContract::new(self.latent_dim, s.channels, s.height, s.width);
+        c.num_classes = self.num_classes();
+        c.arch = self.arch().name().into();
+        c
+    }
+}
+
+/// Labels `i % classes` for `i in 0..n`.
+pub fn balanced_labels<B: Backend>(
+    n: usize,
+    classes: usize,
+    device: &B::Device,
+) -> Tensor<B, 1, Int> {
+    let v: Vec<i64> = (0..n as u64)
+        .map(|i| gan_runtime::balanced_label(i, classes))
+        .collect();
+    Tensor::from_data(TensorData::new(v, [n]), device)
+}
+
+/// The discriminator body.
+#[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum DiscriminatorBody<B: Backend> {
+    /// [`MlpDiscriminator`].
+    Mlp(MlpDiscriminator<B>),
+    /// [`DcganDiscriminator`].
+    Dcgan(DcganDiscriminator<B>),
+}
+
+/// A discriminator (or WGAN critic): images (and labels when conditional) -> one raw score
+/// per image, `[N, 1]`.
+#[derive(Module, Debug)]
+pub struct Discriminator<B: Backend> {
+    /// Image to features.
+    pub body: DiscriminatorBody<B>,
+    /// Features to the unconditional score.
+    pub head: Linear<B>,
+    /// Class embedding `[classes, features]` whose dot product with the features is added to
+    /// the score (conditional only).
+    pub projection: Option<Param<Tensor<B, 2>>>,
+}
+
+/// A forward pass's record, for [`Discriminator::input_gradient`].
+#[derive(Debug, Clone)]
+pub enum Trace<B: Backend> {
+    /// From an MLP body.
+    Mlp(MlpTrace<B>),
+    /// From a DCGAN body.
+    Dcgan(DcganTrace<B>),
+}
+
+impl<B: Backend> Discriminator<B> {
+    /// A seeded discriminator for `config`.
+    pub fn new(
+        config: &NetConfig,
+        rng: &mut impl Rng,
+        device: &B::Device,
+    ) -> Result<Self, NetError> {
+        check(config)?;
+        let body = match config.arch {
+            Arch::Mlp => DiscriminatorBody::Mlp(MlpDiscriminator::new(
+                config.shape,
+                config.init,
+                rng,
+                device,
+            )),
+            Arch::Dcgan => DiscriminatorBody::Dcgan(
+                DcganDiscriminator::new(
+                    config.shape,
+                    config.width,
+                    config.d_batch_norm,
+                    config.dropout,
+                    config.init,
+                    rng,
+                    device,
+                )
+                .map_err(NetError::Config)?,
+            ),
+        };
+        let f = match &body {
+            DiscriminatorBody::Mlp(d) => d.feature_dim(),
+            DiscriminatorBody::Dcgan(d) => d.feature_dim(),
+        };
+        let head = seeded_linear(f, 1, config.init, rng, device);
+        let projection = (config.num_classes > 0).then(|| {
+            let v = init_weights(config.num_classes * f, f, 1, config.init, rng);
+            param(v, [config.num_classes, f], device)
+        });
+        Ok(Self {
+            body,
+            head,
+            projection,
+        })
+    }
+
+    /// Scores `[N, 1]` of `images` (real > fake). `labels` are used when conditional (see
+    /// [`Generator::forward`] for `None`); `dropout_seed` draws dropout masks (`None`: off).
+    pub fn forward(
+        &self,
+        images: Tensor<B, 4>,
+        labels: Option<Tensor<B, 1, Int>>,
+        dropout_seed: Option<u64>,
+    ) -> Tensor<B, 2> {
+        self.forward_traced(images, labels, dropout_seed).0
+    }
+
+    /// [`Self::forward`], also returning what [`Self::input_gradient`] needs.
+    pub fn forward_traced(
+        &self,
+        images: Tensor<B, 4>,
+        labels: Option<Tensor<B, 1, Int>>,
+        dropout_seed: Option<u64>,
+    ) -> (Tensor<B, 2>, Trace<B>, Option<Tensor<B, 1, Int>>) {
+        let n = images.dims()[0];
+        let device = images.device();
+        let (h, trace) = match &self.body {
+            DiscriminatorBody::Mlp(d) => {
+                let (h, t) = d.features(images);
+                (h, Trace::Mlp(t))
+            }
+            DiscriminatorBody::Dcgan(d) => {
+                let (h, t) = d.features(images, dropout_seed);
+                (h, Trace::Dcgan(t))
+            }
+        };
+        let mut score = self.head.forward(h.clone());
+        let mut used = None;
+        if let Some(p) = &self.projection {
+            let labels = labels.unwrap_or_else(|| balanced_labels(n, p.dims()[0], &device));
+            let e = p.val().select(0, labels.clone());
+            score = score + (e * h).sum_dim(1);
+            used = Some(labels);
+        }
+        (score, trace, used)
+    }
+
+    /// The gradient of each image's score with respect to that image, `[N, C*H*W]`, as a
+    /// differentiable function of D's weights, so that a penalty on it (WGAN-GP) trains D
+    /// with ordinary first-order autodiff. burn 0.21's autodiff does not differentiate a
+    /// backward pass (no double backward), so the input gradient is written out here: the
+    /// chain rule through the head, the projection and the body, using `trace`'s activation
+    /// slopes and dropout masks as constants (their derivative is zero almost everywhere).
+    /// A test checks it against burn's own `grad` of the input.
+    pub fn input_gradient(
+        &self,
+        trace: &Trace<B>,
+        labels: Option<Tensor<B, 1, Int>>,
+    ) -> Tensor<B, 2> {
+        let w = self.head.weight.val(); // [F, 1]
+        let f = w.dims()[0];
+        let n = match trace {
+            Trace::Mlp(t) => t.batch(),
+            Trace::Dcgan(t) => t.batch(),
+        };
+        let mut g = w.reshape([1, f]).repeat_dim(0, n);
+        if let (Some(p), Some(labels)) = (&self.projection, labels) {
+            g = g + p.val().select(0, labels);
+        }
+        match (&self.body, trace) {
+            (DiscriminatorBody::Mlp(d), Trace::Mlp(t)) => d.input_gradient(t, g),
+            (DiscriminatorBody::Dcgan(d), Trace::Dcgan(t)) => d.input_gradient(t, g).flatten(1, 3),
+            // A trace always comes from this discriminator's own body.
+            _ => unreachable!("trace from another architecture"),
+        }
+    }
+
+    /// Whether any batch norm is in the body (then per-sample input gradients are not
+    /// defined by the body alone).
+    pub fn has_batch_norm(&self) -> bool {
+        match &self.body {
+            DiscriminatorBody::Mlp(_) => false,
+            DiscriminatorBody::Dcgan(d) => !d.norms.is_empty(),
+        }
+    }
+}
+
+fn check(config: &NetConfig) -> Result<(), NetError> {
+    if config.latent_dim == 0 {
+        return Err(NetError::Config(
+            "the latent length must be at least 1".into(),
+        ));
+    }
+    if config.shape.is_empty() {
+        return Err(NetError::Config("the image shape is empty".into()));
+    }
+    if config.arch == Arch::Dcgan && config.width == 0 {
+        return Err(NetError::Config(
+            "the DCGAN width must be at least 1".into(),
+        ));
+    }
+    if !(0.0..1.0).contains(&config.dropout) {
+        return Err(NetError::Config(format!(
+            "dropout must be in [0, 1), got {}",
+            config.dropout
+        )));
+    }
+    Ok(())
+}
