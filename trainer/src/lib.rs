@@ -27,6 +27,7 @@
 
 pub mod checkpoint;
 pub mod data;
+pub mod eval;
 pub mod export;
 pub mod loss;
 pub mod model;

@@ -1,30 +1,95 @@
-//! `trainer`: train a GAN on image data and export the generator to ONNX.
+//! `trainer`: train a GAN on image data and export the generator to ONNX, or evaluate a
+//! generator against real data.
 //!
 //! ```text
 //! trainer --data ../shared/data/fashion-mnist --steps 5000 --export generator.onnx
+//! trainer eval --model generator.onnx --data ../shared/data/fashion-mnist --json eval.json
 //! ```
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use clap::Parser;
+use clap::{Args, Parser, Subcommand};
 
 use gan_trainer::data::augment::Augment;
+use gan_trainer::eval::{self, classifier::ClassifierConfig, EvalOptions};
 use gan_trainer::loss::Loss;
 use gan_trainer::model::{Arch, Init};
 use gan_trainer::train::TrainConfig;
 use gan_trainer::{data, export, run};
 
+/// Without a subcommand the arguments are those of `train`, so `trainer --data DIR ...` keeps
+/// working.
 #[derive(Parser, Debug)]
 #[command(
     version,
-    about = "Train a GAN (burn, CPU) and export its generator to ONNX"
+    about = "Train a GAN (burn, CPU) and export its generator to ONNX; evaluate generators",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
 )]
-struct Args {
-    /// Training data directory: IDX files (*images-idx3-ubyte[.gz] and labels), CIFAR-10 binary
-    /// batches (data_batch_*.bin), or PNG/JPEG images (flat, or one subfolder per class)
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    train: TrainArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a GAN and export its generator (the default when no subcommand is given)
+    Train(TrainArgs),
+    /// Measure a generator against held-out real data: Fréchet distance and its real-vs-real
+    /// floor, inception score, precision/recall, class histogram, per-class accuracy
+    Eval(EvalArgs),
+}
+
+#[derive(Args, Debug)]
+struct EvalArgs {
+    /// The generator to evaluate (ONNX, exported by `trainer --export`)
+    #[arg(long)]
+    model: PathBuf,
+    /// Labeled real data (same formats as training): trains the evaluation classifier and
+    /// provides the held-out real images
     #[arg(long)]
     data: PathBuf,
+    /// Side of the square RGB images an image folder is cropped and resized to
+    #[arg(long, default_value_t = 32)]
+    image_size: usize,
+    /// Images to generate [default: as many as the held-out real set; at most 10000]
+    #[arg(long)]
+    samples: Option<usize>,
+    /// Seed of the generated latents (and of the real sample the FD floor uses)
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Seed of the classifier's weights, data order and train/held-out split
+    #[arg(long, default_value_t = 0)]
+    classifier_seed: u64,
+    /// Classifier training epochs
+    #[arg(long, default_value_t = 3)]
+    classifier_epochs: usize,
+    /// k of the k-NN precision/recall
+    #[arg(long, default_value_t = 3)]
+    k: usize,
+    /// Also write the report as JSON to this file
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Directory of cached classifiers [default: $XDG_CACHE_HOME or ~/.cache, /gan-trainer/eval]
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Train the classifier even if a cached one exists, and do not cache it
+    #[arg(long)]
+    no_cache: bool,
+    /// No progress bars
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Args, Debug)]
+struct TrainArgs {
+    /// Training data directory: IDX files (*images-idx3-ubyte[.gz] and labels), CIFAR-10 binary
+    /// batches (data_batch_*.bin), or PNG/JPEG images (flat, or one subfolder per class)
+    #[arg(long, required = true)]
+    data: Option<PathBuf>,
     /// Side of the square RGB images an image folder is cropped and resized to
     #[arg(long, default_value_t = 32)]
     image_size: usize,
@@ -98,7 +163,72 @@ struct Args {
 }
 
 fn main() -> Result<()> {
-    let args = Args::parse();
+    let cli = Cli::parse();
+    match cli.command {
+        None => train(cli.train),
+        Some(Command::Train(args)) => train(args),
+        Some(Command::Eval(args)) => evaluate(args),
+    }
+}
+
+fn evaluate(args: EvalArgs) -> Result<()> {
+    gan_runtime::generator::use_project_library_if_unset();
+    if args.model.is_dir() {
+        bail!(
+            "--model {}: a directory; expected an .onnx file",
+            args.model.display()
+        );
+    }
+    if !args.model.is_file() {
+        bail!("--model {}: no such file", args.model.display());
+    }
+    if args.classifier_epochs == 0 {
+        bail!("--classifier-epochs must be at least 1");
+    }
+    if let Some(json) = &args.json {
+        if let Some(dir) = json.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| {
+                format!("--json {}: cannot create {}", json.display(), dir.display())
+            })?;
+        }
+    }
+    let options = EvalOptions {
+        classifier: ClassifierConfig {
+            seed: args.classifier_seed,
+            epochs: args.classifier_epochs,
+            ..ClassifierConfig::default()
+        },
+        cache_dir: if args.no_cache {
+            None
+        } else {
+            Some(args.cache_dir.unwrap_or_else(eval::default_cache_dir))
+        },
+        seed: args.seed,
+        samples: args.samples,
+        k: args.k,
+        image_size: args.image_size,
+        class_names: Vec::new(),
+        progress: !args.quiet,
+    };
+    let report = eval::evaluate(&args.model, &args.data, &options).with_context(|| {
+        format!(
+            "evaluating --model {} on --data {}",
+            args.model.display(),
+            args.data.display()
+        )
+    })?;
+    print!("{}", report.to_markdown());
+    if let Some(json) = &args.json {
+        report.write_json(json)?;
+        eprintln!("report written to {}", json.display());
+    }
+    Ok(())
+}
+
+fn train(args: TrainArgs) -> Result<()> {
+    let Some(data_dir) = args.data.clone() else {
+        bail!("--data is required");
+    };
     if args.d_steps == 0 {
         bail!("--d-steps must be at least 1");
     }
@@ -135,13 +265,13 @@ fn main() -> Result<()> {
             args.gp_weight
         );
     }
-    let (dataset, class_names) = data::load(&args.data, args.image_size)
-        .with_context(|| format!("loading training data from --data {}", args.data.display()))?;
+    let (dataset, class_names) = data::load(&data_dir, args.image_size)
+        .with_context(|| format!("loading training data from --data {}", data_dir.display()))?;
     let num_classes = if args.conditional {
         let Some(labels) = &dataset.labels else {
             bail!(
                 "--conditional needs class labels, and --data {} has none (IDX: a *labels-idx1-ubyte file beside the images; image folder: one subfolder per class)",
-                args.data.display()
+                data_dir.display()
             );
         };
         let classes = labels
@@ -154,7 +284,7 @@ fn main() -> Result<()> {
         0
     };
     let dataset_name = args.dataset_name.clone().unwrap_or_else(|| {
-        args.data
+        data_dir
             .canonicalize()
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
@@ -166,7 +296,7 @@ fn main() -> Result<()> {
         dataset.channels,
         dataset.height,
         dataset.width,
-        args.data.display(),
+        data_dir.display(),
         if num_classes > 0 {
             format!(", {num_classes} classes")
         } else {

@@ -76,3 +76,85 @@ fn bad_arguments_are_clear_errors() {
         assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
     }
 }
+
+/// `trainer eval` refuses bad input before training anything, naming what is wrong.
+#[test]
+fn eval_bad_input_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let model = root.join("models/fashion-mlp.onnx");
+    let model = model.to_str().unwrap();
+    let data = root.join("../shared/data/fashion-mnist");
+    assert!(
+        data.is_dir(),
+        "real test data not found: looked for {}",
+        data.display()
+    );
+    let data = data.to_str().unwrap();
+    // IDX images without a label file.
+    let unlabeled = dir.path().join("unlabeled");
+    std::fs::create_dir(&unlabeled).unwrap();
+    let mut idx = vec![0, 0, 8, 3, 0, 0, 0, 4, 0, 0, 0, 28, 0, 0, 0, 28];
+    idx.extend(std::iter::repeat_n(7u8, 4 * 28 * 28));
+    std::fs::write(unlabeled.join("x-images-idx3-ubyte"), idx).unwrap();
+    // A labeled image folder of 32x32 RGB images (two classes).
+    let folder = dir.path().join("folder");
+    for class in ["a", "b"] {
+        std::fs::create_dir_all(folder.join(class)).unwrap();
+        for i in 0..3 {
+            image::RgbImage::new(32, 32)
+                .save(folder.join(class).join(format!("{i}.png")))
+                .unwrap();
+        }
+    }
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--model", "/no/such/g.onnx", "--data", data],
+            "--model /no/such/g.onnx: no such file",
+        ),
+        (
+            vec!["--model", model, "--data", "/no/such/dir"],
+            "/no/such/dir",
+        ),
+        (
+            vec!["--model", model, "--data", unlabeled.to_str().unwrap()],
+            "has no labels",
+        ),
+        (
+            vec!["--model", model, "--data", folder.to_str().unwrap()],
+            "makes 1x28x28 images but the data in",
+        ),
+        (
+            vec!["--model", data, "--data", data],
+            "a directory; expected an .onnx file",
+        ),
+        (
+            vec!["--model", model, "--data", data, "--classifier-epochs", "0"],
+            "--classifier-epochs must be at least 1",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = Command::new(env!("CARGO_BIN_EXE_trainer"))
+            .arg("eval")
+            .args(&args)
+            .args(["--quiet", "--no-cache"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+    }
+    // The flat invocation and `train` stay what they were.
+    let o = Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .args(["train", "--data", "/no/such/dir", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/no/such/dir"));
+    let o = Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .args(["eval", "--data", data, "--steps", "5"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "eval took a training flag");
+}

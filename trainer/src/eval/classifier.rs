@@ -1,0 +1,826 @@
+//! The evaluation classifier: a small CNN trained on the labeled real data, whose 128-d
+//! penultimate activations are the feature space of the Fréchet distance and precision/recall,
+//! and whose predictions give the inception score and class histograms.
+//!
+//! Architecture: conv 3x3 (C -> 32, pad 1) ReLU max-pool 2 -> conv 3x3 (32 -> 64, pad 1) ReLU
+//! max-pool 2 -> linear -> 128 ReLU (the features) -> linear -> classes. Weights come from a
+//! seeded RNG (PyTorch's default uniform bounds), the data order from the same seed, and the
+//! backend is deterministic: the same seed and data give the same classifier, to the bit.
+//!
+//! The labeled data is split once, by the seed, into a training part and a held-out part
+//! ([`Split`]); the classifier never sees the held-out images, which serve as the "real" side
+//! of every metric. A trained classifier is cached in a file keyed by a hash of the dataset
+//! bytes, [`CLASSIFIER_VERSION`] and the [`ClassifierConfig`]; see [`Classifier::load_or_train`].
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::{AutodiffModule, Module, Param};
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::nn::Linear;
+use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::prelude::*;
+use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
+use burn::tensor::activation::{relu, softmax};
+use burn::tensor::ops::PadMode;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::EvalError;
+use crate::data::Dataset;
+use crate::model::{seeded_linear, ImageShape, Init};
+use crate::train::{InferBackend, TrainBackend};
+
+/// Version of the classifier's architecture and training procedure. Part of the cache key:
+/// bump it whenever either changes, so stale cached classifiers are not reused.
+pub const CLASSIFIER_VERSION: u32 = 1;
+/// Length of the feature vectors (the penultimate layer).
+pub const FEATURE_DIM: usize = 128;
+/// One feature vector.
+pub type Feature = [f32; FEATURE_DIM];
+
+const CONV1: usize = 32;
+const CONV2: usize = 64;
+/// Images per inference call.
+const INFER_BATCH: usize = 256;
+const MAGIC: &[u8; 8] = b"GANCLSF1";
+/// Seed salts, so the split, the weights and the data order draw from different streams.
+const SPLIT_SALT: u64 = 0x5EED_5917_0000_0001;
+const ORDER_SALT: u64 = 0x5EED_0DE2_0000_0002;
+
+/// How the classifier is trained. Every field is part of the cache key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassifierConfig {
+    /// Seed of the train/held-out split, the weights and the data order.
+    pub seed: u64,
+    /// Passes over the training part.
+    pub epochs: usize,
+    /// Images per step.
+    pub batch_size: usize,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Fraction of the labeled data held out (never trained on), in (0, 1).
+    pub holdout_fraction: f64,
+}
+
+impl Default for ClassifierConfig {
+    /// Seed 0, 3 epochs of batch 64, Adam 1e-3, 20% held out.
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            epochs: 3,
+            batch_size: 64,
+            lr: 1e-3,
+            holdout_fraction: 0.2,
+        }
+    }
+}
+
+/// A seeded train/held-out partition of a dataset's indices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Split {
+    /// Indices the classifier trains on.
+    pub train: Vec<usize>,
+    /// Indices it never sees: the real reference set of the metrics.
+    pub heldout: Vec<usize>,
+}
+
+impl Split {
+    /// A random partition of `0..len` from `seed`, `round(len * holdout_fraction)` held out
+    /// (at least one image on each side). Both parts are sorted.
+    pub fn new(len: usize, holdout_fraction: f64, seed: u64) -> Result<Self, EvalError> {
+        if !(holdout_fraction > 0.0 && holdout_fraction < 1.0) {
+            return Err(EvalError::Options(format!(
+                "the held-out fraction must be between 0 and 1, got {holdout_fraction}"
+            )));
+        }
+        if len < 2 {
+            return Err(EvalError::Options(format!(
+                "{len} labeled images: need at least 2 to hold some out"
+            )));
+        }
+        let mut order: Vec<usize> = (0..len).collect();
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ SPLIT_SALT));
+        let n_held = ((len as f64 * holdout_fraction).round() as usize).clamp(1, len - 1);
+        let mut heldout = order[..n_held].to_vec();
+        let mut train = order[n_held..].to_vec();
+        heldout.sort_unstable();
+        train.sort_unstable();
+        Ok(Self { train, heldout })
+    }
+}
+
+/// A 3x3 convolution with zero padding 1 on channels-last images `[N, H, W, C]`.
+///
+/// Computed as nine matrix products, one per kernel offset, of the shifted input `[N*H*W, C]`
+/// with that offset's `[C, C_out]` weights: GEMMs (OpenBLAS) forward and backward.
+/// burn-ndarray's direct convolution took about 8x longer per training step here, most of it
+/// in its backward pass.
+#[derive(Module, Debug)]
+pub struct Conv3x3<B: Backend> {
+    /// `[9, C_in, C_out]`, offset `dy * 3 + dx` first.
+    pub weight: Param<Tensor<B, 3>>,
+    /// `[C_out]`.
+    pub bias: Param<Tensor<B, 1>>,
+}
+
+impl<B: Backend> Conv3x3<B> {
+    /// PyTorch's `Conv2d` default: weights and bias from U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+    /// drawn from `rng`.
+    pub fn new(c_in: usize, c_out: usize, rng: &mut impl Rng, device: &B::Device) -> Self {
+        let k = 1.0 / ((c_in * 9) as f32).sqrt();
+        let w: Vec<f32> = (0..9 * c_in * c_out)
+            .map(|_| rng.random_range(-k..k))
+            .collect();
+        let b: Vec<f32> = (0..c_out).map(|_| rng.random_range(-k..k)).collect();
+        Self {
+            weight: Param::from_tensor(Tensor::from_data(
+                TensorData::new(w, [9, c_in, c_out]),
+                device,
+            )),
+            bias: Param::from_tensor(Tensor::from_data(TensorData::new(b, [c_out]), device)),
+        }
+    }
+
+    /// `[N, H, W, C_in]` -> `[N, H, W, C_out]`.
+    pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        let [n, h, w, c] = x.dims();
+        let [_, _, c_out] = self.weight.dims();
+        let xp = x.pad([(1, 1), (1, 1), (0, 0)], PadMode::Constant(0.0));
+        let weight = self.weight.val();
+        let mut out = self.bias.val().unsqueeze_dim::<2>(0);
+        for dy in 0..3 {
+            for dx in 0..3 {
+                let shifted = xp
+                    .clone()
+                    .slice([0..n, dy..dy + h, dx..dx + w, 0..c])
+                    .reshape([n * h * w, c]);
+                let o = dy * 3 + dx;
+                let wk = weight.clone().slice_dim(0, o..o + 1).reshape([c, c_out]);
+                out = out + shifted.matmul(wk);
+            }
+        }
+        out.reshape([n, h, w, c_out])
+    }
+}
+
+/// 2x2 max pooling, stride 2, on `[N, H, W, C]` (an odd last row or column is dropped).
+fn max_pool_2x2<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
+    let [n, h, w, c] = x.dims();
+    let (h2, w2) = (h / 2, w / 2);
+    let x = x.slice([0..n, 0..h2 * 2, 0..w2 * 2, 0..c]);
+    let x = x.reshape([n * h2, 2, w2 * 2 * c]);
+    let x = x.clone().slice_dim(1, 0..1).max_pair(x.slice_dim(1, 1..2));
+    let x = x.reshape([n * h2 * w2, 2, c]);
+    let x = x.clone().slice_dim(1, 0..1).max_pair(x.slice_dim(1, 1..2));
+    x.reshape([n, h2, w2, c])
+}
+
+/// The network.
+#[derive(Module, Debug)]
+pub struct ClassifierNet<B: Backend> {
+    /// C -> 32 channels, 3x3.
+    pub conv1: Conv3x3<B>,
+    /// 32 -> 64 channels, 3x3.
+    pub conv2: Conv3x3<B>,
+    /// Flattened maps (channels last) -> the 128 features.
+    pub fc: Linear<B>,
+    /// Features -> class logits.
+    pub head: Linear<B>,
+}
+
+/// Values the fully connected layer reads for images of `shape` (two 2x2 poolings).
+fn flat_len(shape: ImageShape) -> usize {
+    CONV2 * (shape.height / 2 / 2) * (shape.width / 2 / 2)
+}
+
+impl<B: Backend> ClassifierNet<B> {
+    /// A network for images of `shape` and `num_classes` classes, weights drawn from `rng`.
+    pub fn new(
+        shape: ImageShape,
+        num_classes: usize,
+        rng: &mut impl Rng,
+        device: &B::Device,
+    ) -> Self {
+        Self {
+            conv1: Conv3x3::new(shape.channels, CONV1, rng, device),
+            conv2: Conv3x3::new(CONV1, CONV2, rng, device),
+            fc: seeded_linear(flat_len(shape), FEATURE_DIM, Init::Pytorch, rng, device),
+            head: seeded_linear(FEATURE_DIM, num_classes, Init::Pytorch, rng, device),
+        }
+    }
+
+    /// Features `[N, 128]` (after ReLU) of images `[N, C, H, W]` in [-1, 1].
+    pub fn features(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
+        let x = x.permute([0, 2, 3, 1]);
+        let x = max_pool_2x2(relu(self.conv1.forward(x)));
+        let x = max_pool_2x2(relu(self.conv2.forward(x)));
+        relu(self.fc.forward(x.flatten(1, 3)))
+    }
+
+    /// Class logits `[N, classes]` of images `[N, C, H, W]`.
+    pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
+        self.head.forward(self.features(x))
+    }
+}
+
+/// What a classifier knows about how it was made (stored in its cache file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassifierMeta {
+    /// [`CLASSIFIER_VERSION`] when it was made.
+    pub version: u32,
+    /// Its training options.
+    pub config: ClassifierConfig,
+    /// Image geometry it reads.
+    pub shape: ImageShape,
+    /// Classes it predicts.
+    pub num_classes: usize,
+    /// Hex SHA-256 of the dataset it was trained on (pixels, geometry and labels).
+    pub dataset_sha256: String,
+    /// Training steps taken.
+    pub steps: u64,
+    /// Seconds its training took.
+    pub train_seconds: f64,
+}
+
+/// Where a classifier came from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Provenance {
+    /// The cache file used or written (`None` when caching is off).
+    pub cache_file: Option<PathBuf>,
+    /// Whether it was loaded from the cache rather than trained now.
+    pub from_cache: bool,
+    /// Why a cache file present was not used, when it was not (corrupt, unreadable...).
+    pub cache_note: Option<String>,
+}
+
+/// A trained evaluation classifier, ready for inference (no autodiff).
+#[derive(Debug)]
+pub struct Classifier {
+    net: ClassifierNet<InferBackend>,
+    meta: ClassifierMeta,
+}
+
+fn recorder() -> NamedMpkBytesRecorder<FullPrecisionSettings> {
+    NamedMpkBytesRecorder::default()
+}
+
+/// Hex SHA-256 over the dataset's geometry, pixels and labels: the classifier cache key's data
+/// part.
+pub fn dataset_sha256(data: &Dataset) -> String {
+    let mut h = Sha256::new();
+    for v in [data.len, data.channels, data.height, data.width] {
+        h.update((v as u64).to_le_bytes());
+    }
+    h.update(&data.pixels);
+    match &data.labels {
+        Some(l) => {
+            h.update([1u8]);
+            h.update(l);
+        }
+        None => h.update([0u8]),
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The labels of `data`, or [`EvalError::NoLabels`].
+pub(crate) fn labels_of(data: &Dataset) -> Result<&[u8], EvalError> {
+    data.labels.as_deref().ok_or(EvalError::NoLabels)
+}
+
+/// Number of classes of `data`: its largest label + 1.
+pub fn class_count(data: &Dataset) -> Result<usize, EvalError> {
+    Ok(labels_of(data)?
+        .iter()
+        .copied()
+        .max()
+        .map_or(0, |m| m as usize + 1))
+}
+
+fn shape_of(data: &Dataset) -> ImageShape {
+    ImageShape {
+        channels: data.channels,
+        height: data.height,
+        width: data.width,
+    }
+}
+
+impl Classifier {
+    /// Trains a classifier on the `split.train` images of `data` (which must be labeled), as
+    /// `config` says. Deterministic: same data, split and config give the same weights.
+    pub fn train(
+        data: &Dataset,
+        split: &Split,
+        config: &ClassifierConfig,
+        progress: bool,
+    ) -> Result<Self, EvalError> {
+        let labels = labels_of(data)?;
+        let shape = shape_of(data);
+        if shape.height < 4 || shape.width < 4 {
+            return Err(EvalError::Options(format!(
+                "images of {}x{} are too small for the classifier (at least 4x4)",
+                shape.height, shape.width
+            )));
+        }
+        if config.epochs == 0 || config.batch_size == 0 {
+            return Err(EvalError::Options(
+                "classifier epochs and batch size must be at least 1".into(),
+            ));
+        }
+        if !(config.lr > 0.0 && config.lr.is_finite()) {
+            return Err(EvalError::Options(format!(
+                "classifier learning rate must be positive, got {}",
+                config.lr
+            )));
+        }
+        let num_classes = class_count(data)?;
+        if num_classes < 2 {
+            return Err(EvalError::Options(format!(
+                "the labels hold {num_classes} class: a classifier needs at least 2"
+            )));
+        }
+        let device = Default::default();
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let mut net = ClassifierNet::<TrainBackend>::new(shape, num_classes, &mut rng, &device);
+        let mut opt = AdamConfig::new().init::<TrainBackend, ClassifierNet<TrainBackend>>();
+        let loss_fn = CrossEntropyLossConfig::new().init(&device);
+        let mut order_rng = ChaCha8Rng::seed_from_u64(config.seed ^ ORDER_SALT);
+        let steps_per_epoch = split.train.len().div_ceil(config.batch_size);
+        let total = (steps_per_epoch * config.epochs) as u64;
+        let bar = super::progress_bar(total, progress, "classifier");
+        let started = Instant::now();
+        let mut order = split.train.clone();
+        let mut buf = Vec::new();
+        let mut steps = 0u64;
+        for epoch in 0..config.epochs {
+            order.shuffle(&mut order_rng);
+            for idx in order.chunks(config.batch_size) {
+                data.fill_batch(idx, &mut buf);
+                let x = Tensor::<TrainBackend, 4>::from_data(
+                    TensorData::new(
+                        buf.clone(),
+                        [idx.len(), shape.channels, shape.height, shape.width],
+                    ),
+                    &device,
+                );
+                let y: Vec<i64> = idx.iter().map(|&i| labels[i] as i64).collect();
+                let y = Tensor::<TrainBackend, 1, Int>::from_data(
+                    TensorData::new(y, [idx.len()]),
+                    &device,
+                );
+                let loss = loss_fn.forward(net.forward(x), y);
+                steps += 1;
+                if steps.is_multiple_of(20) {
+                    let l: f32 = loss.clone().into_scalar().elem();
+                    bar.set_message(format!("epoch {} loss {l:.3}", epoch + 1));
+                }
+                let grads = GradientsParams::from_grads(loss.backward(), &net);
+                net = opt.step(config.lr, net, grads);
+                bar.inc(1);
+            }
+        }
+        bar.finish_and_clear();
+        Ok(Self {
+            net: net.valid(),
+            meta: ClassifierMeta {
+                version: CLASSIFIER_VERSION,
+                config: config.clone(),
+                shape,
+                num_classes,
+                dataset_sha256: dataset_sha256(data),
+                steps,
+                train_seconds: started.elapsed().as_secs_f64(),
+            },
+        })
+    }
+
+    /// The cache file name for a classifier of `data` trained with `config`:
+    /// `classifier-v<version>-<16 hex digits>.bin`, the digits hashing the dataset bytes, the
+    /// version and the config.
+    pub fn cache_name(data: &Dataset, config: &ClassifierConfig) -> String {
+        let mut h = Sha256::new();
+        h.update(dataset_sha256(data).as_bytes());
+        h.update(CLASSIFIER_VERSION.to_le_bytes());
+        // Serializing a plain struct of numbers cannot fail.
+        h.update(serde_json::to_vec(config).unwrap_or_default());
+        let hex: String = h.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("classifier-v{CLASSIFIER_VERSION}-{hex}.bin")
+    }
+
+    /// The split of `data` by `config`, and a classifier trained on its training part: loaded
+    /// from `cache_dir` when a matching file is there, else trained and written there
+    /// atomically (the directory is created). `cache_dir: None` always trains. A cache file
+    /// that cannot be used (corrupt, other version) is retrained over, and the reason kept in
+    /// [`Provenance::cache_note`].
+    pub fn load_or_train(
+        data: &Dataset,
+        config: &ClassifierConfig,
+        cache_dir: Option<&Path>,
+        progress: bool,
+    ) -> Result<(Self, Split, Provenance), EvalError> {
+        labels_of(data)?;
+        let split = Split::new(data.len, config.holdout_fraction, config.seed)?;
+        let Some(dir) = cache_dir else {
+            let c = Self::train(data, &split, config, progress)?;
+            let p = Provenance {
+                cache_file: None,
+                from_cache: false,
+                cache_note: None,
+            };
+            return Ok((c, split, p));
+        };
+        let path = dir.join(Self::cache_name(data, config));
+        let mut note = None;
+        if path.is_file() {
+            match Self::load(&path) {
+                Ok(c)
+                    if c.meta.dataset_sha256 == dataset_sha256(data)
+                        && c.meta.config == *config =>
+                {
+                    let p = Provenance {
+                        cache_file: Some(path),
+                        from_cache: true,
+                        cache_note: None,
+                    };
+                    return Ok((c, split, p));
+                }
+                Ok(_) => {
+                    note = Some(format!(
+                        "{} was made for other data or options: retrained",
+                        path.display()
+                    ))
+                }
+                Err(e) => note = Some(format!("{e}: retrained")),
+            }
+        }
+        let c = Self::train(data, &split, config, progress)?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            EvalError::Io(format!(
+                "cannot create the classifier cache directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        c.save(&path)?;
+        let p = Provenance {
+            cache_file: Some(path),
+            from_cache: false,
+            cache_note: note,
+        };
+        Ok((c, split, p))
+    }
+
+    /// Writes the classifier to `path`, atomically: the magic `GANCLSF1`, a little-endian
+    /// `u32` header length, a JSON header ([`ClassifierMeta`], record length and CRC-32), then
+    /// the weights as a burn NamedMpk record.
+    pub fn save(&self, path: &Path) -> Result<(), EvalError> {
+        let record = recorder()
+            .record(self.net.clone().into_record(), ())
+            .map_err(|e| EvalError::Io(format!("cannot encode the classifier: {e}")))?;
+        let header = FileHeader {
+            meta: self.meta.clone(),
+            record_len: record.len() as u64,
+            record_crc32: crc32fast::hash(&record),
+        };
+        let header = serde_json::to_vec(&header)
+            .map_err(|e| EvalError::Io(format!("cannot encode the classifier: {e}")))?;
+        gan_runtime::write_atomic(path, |w| {
+            w.write_all(MAGIC)?;
+            w.write_all(&(header.len() as u32).to_le_bytes())?;
+            w.write_all(&header)?;
+            w.write_all(&record)
+        })
+        .map_err(|e| EvalError::Io(e.to_string()))
+    }
+
+    /// Reads a classifier written by [`save`](Self::save), checking magic, version, lengths
+    /// and checksum before decoding.
+    pub fn load(path: &Path) -> Result<Self, EvalError> {
+        let bad = |problem: String| EvalError::Cache {
+            path: path.to_path_buf(),
+            problem,
+        };
+        let bytes = std::fs::read(path)
+            .map_err(|e| EvalError::Io(format!("cannot read {}: {e}", path.display())))?;
+        if bytes.len() < 12 || &bytes[..8] != MAGIC {
+            return Err(bad("missing the GANCLSF1 magic".into()));
+        }
+        let hlen = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
+        let body_at = 12usize
+            .checked_add(hlen)
+            .filter(|&e| e <= bytes.len())
+            .ok_or_else(|| bad(format!("header length {hlen} exceeds the file")))?;
+        let header: FileHeader =
+            serde_json::from_slice(&bytes[12..body_at]).map_err(|e| bad(format!("header: {e}")))?;
+        let meta = header.meta;
+        if meta.version != CLASSIFIER_VERSION {
+            return Err(bad(format!(
+                "classifier version {} (this build makes version {CLASSIFIER_VERSION})",
+                meta.version
+            )));
+        }
+        let record = &bytes[body_at..];
+        if record.len() as u64 != header.record_len
+            || crc32fast::hash(record) != header.record_crc32
+        {
+            return Err(bad(
+                "the weights are truncated or fail their checksum".into()
+            ));
+        }
+        if meta.num_classes < 2 || meta.shape.height < 4 || meta.shape.width < 4 {
+            return Err(bad("implausible shape or class count".into()));
+        }
+        let device = Default::default();
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let net =
+            ClassifierNet::<InferBackend>::new(meta.shape, meta.num_classes, &mut rng, &device);
+        let rec = recorder()
+            .load(record.to_vec(), &device)
+            .map_err(|e| bad(format!("weights: {e}")))?;
+        Ok(Self {
+            net: net.load_record(rec),
+            meta,
+        })
+    }
+
+    /// How it was made.
+    pub fn meta(&self) -> &ClassifierMeta {
+        &self.meta
+    }
+
+    /// Classes it predicts.
+    pub fn num_classes(&self) -> usize {
+        self.meta.num_classes
+    }
+
+    /// Image geometry it reads.
+    pub fn shape(&self) -> ImageShape {
+        self.meta.shape
+    }
+
+    /// The network (inference backend).
+    pub fn net(&self) -> &ClassifierNet<InferBackend> {
+        &self.net
+    }
+
+    fn check_images(&self, images: &[f32], n: usize) -> Result<(), EvalError> {
+        let len = self.meta.shape.len();
+        if n == 0 || images.len() != n * len {
+            return Err(EvalError::Options(format!(
+                "{} values for {n} images of {}x{}x{} ({} values each)",
+                images.len(),
+                self.meta.shape.channels,
+                self.meta.shape.height,
+                self.meta.shape.width,
+                len
+            )));
+        }
+        Ok(())
+    }
+
+    /// Features and class probabilities of `n` images (planar `[n, C, H, W]`, values in
+    /// [-1, 1]), in batches.
+    pub fn features_and_proba(
+        &self,
+        images: &[f32],
+        n: usize,
+    ) -> Result<(Vec<Feature>, Vec<Vec<f32>>), EvalError> {
+        self.check_images(images, n)?;
+        let s = self.meta.shape;
+        let device = Default::default();
+        let mut feats = Vec::with_capacity(n);
+        let mut probs = Vec::with_capacity(n);
+        for chunk in images.chunks(INFER_BATCH * s.len()) {
+            let m = chunk.len() / s.len();
+            let x = Tensor::<InferBackend, 4>::from_data(
+                TensorData::new(chunk.to_vec(), [m, s.channels, s.height, s.width]),
+                &device,
+            );
+            let f = self.net.features(x);
+            let p = softmax(self.net.head.forward(f.clone()), 1);
+            let f: Vec<f32> = f
+                .into_data()
+                .convert::<f32>()
+                .into_vec()
+                .unwrap_or_default();
+            let p: Vec<f32> = p
+                .into_data()
+                .convert::<f32>()
+                .into_vec()
+                .unwrap_or_default();
+            feats.extend(f.chunks_exact(FEATURE_DIM).map(|r| {
+                let mut a = [0f32; FEATURE_DIM];
+                a.copy_from_slice(r);
+                a
+            }));
+            probs.extend(p.chunks_exact(self.meta.num_classes).map(<[f32]>::to_vec));
+        }
+        if feats.len() != n || probs.len() != n {
+            return Err(EvalError::Options(format!(
+                "the classifier returned {} rows for {n} images",
+                feats.len()
+            )));
+        }
+        Ok((feats, probs))
+    }
+
+    /// The 128-d penultimate features of `n` images (`[n, C, H, W]` in [-1, 1]).
+    pub fn features(&self, images: &[f32], n: usize) -> Result<Vec<Feature>, EvalError> {
+        Ok(self.features_and_proba(images, n)?.0)
+    }
+
+    /// Class probabilities (softmax) of `n` images (`[n, C, H, W]` in [-1, 1]).
+    pub fn predict_proba(&self, images: &[f32], n: usize) -> Result<Vec<Vec<f32>>, EvalError> {
+        Ok(self.features_and_proba(images, n)?.1)
+    }
+
+    /// Features and probabilities of images `indices` of `data`.
+    pub fn dataset_features(
+        &self,
+        data: &Dataset,
+        indices: &[usize],
+    ) -> Result<(Vec<Feature>, Vec<Vec<f32>>), EvalError> {
+        if shape_of(data) != self.meta.shape {
+            return Err(EvalError::Options(format!(
+                "the data's images are {}x{}x{}, the classifier reads {}x{}x{}",
+                data.channels,
+                data.height,
+                data.width,
+                self.meta.shape.channels,
+                self.meta.shape.height,
+                self.meta.shape.width
+            )));
+        }
+        let mut feats = Vec::with_capacity(indices.len());
+        let mut probs = Vec::with_capacity(indices.len());
+        let mut buf = Vec::new();
+        for idx in indices.chunks(INFER_BATCH) {
+            data.fill_batch(idx, &mut buf);
+            let (f, p) = self.features_and_proba(&buf, idx.len())?;
+            feats.extend(f);
+            probs.extend(p);
+        }
+        Ok((feats, probs))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct FileHeader {
+    meta: ClassifierMeta,
+    record_len: u64,
+    record_crc32: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tiny labeled dataset with an easy rule: class 0 images are dark, class 1 bright.
+    fn toy(n: usize) -> Dataset {
+        let px = 8 * 8;
+        let mut pixels = Vec::with_capacity(n * px);
+        let mut labels = Vec::with_capacity(n);
+        for i in 0..n {
+            let class = (i % 2) as u8;
+            labels.push(class);
+            let base = if class == 0 { 20 } else { 200 };
+            pixels.extend((0..px).map(|j| base + ((i * 7 + j * 13) % 40) as u8));
+        }
+        Dataset {
+            pixels,
+            len: n,
+            channels: 1,
+            height: 8,
+            width: 8,
+            labels: Some(labels),
+        }
+    }
+
+    fn small() -> ClassifierConfig {
+        ClassifierConfig {
+            epochs: 2,
+            batch_size: 16,
+            ..ClassifierConfig::default()
+        }
+    }
+
+    fn weights(c: &Classifier) -> Vec<f32> {
+        c.net.fc.weight.val().into_data().into_vec().unwrap()
+    }
+
+    #[test]
+    fn conv_and_pool_match_burns_reference_ops() {
+        use burn::tensor::module::{conv2d, max_pool2d};
+        use burn::tensor::ops::ConvOptions;
+        let dev = Default::default();
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let conv = Conv3x3::<InferBackend>::new(3, 5, &mut rng, &dev);
+        let values: Vec<f32> = (0..2 * 3 * 6 * 7)
+            .map(|i| ((i * 37) % 17) as f32 / 8.0 - 1.0)
+            .collect();
+        let x = Tensor::<InferBackend, 4>::from_data(TensorData::new(values, [2, 3, 6, 7]), &dev);
+        let ours = conv
+            .forward(x.clone().permute([0, 2, 3, 1]))
+            .permute([0, 3, 1, 2]);
+        // [9 = dy * 3 + dx, C_in, C_out] -> [C_out, C_in, dy, dx]
+        let w = conv
+            .weight
+            .val()
+            .reshape([3, 3, 3, 5])
+            .permute([3, 2, 0, 1]);
+        let opts = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+        let theirs = conv2d(x.clone(), w, Some(conv.bias.val()), opts);
+        let diff: f32 = (ours - theirs).abs().max().into_scalar();
+        assert!(diff < 1e-5, "conv differs by {diff}");
+        let ours = max_pool_2x2(x.clone().permute([0, 2, 3, 1])).permute([0, 3, 1, 2]);
+        let theirs = max_pool2d(x, [2, 2], [2, 2], [0, 0], [1, 1], false);
+        assert_eq!(ours.dims(), [2, 3, 3, 3]);
+        let diff: f32 = (ours - theirs).abs().max().into_scalar();
+        assert_eq!(diff, 0.0);
+    }
+
+    #[test]
+    fn split_is_seeded_disjoint_and_complete() {
+        let a = Split::new(100, 0.2, 1).unwrap();
+        assert_eq!(a, Split::new(100, 0.2, 1).unwrap());
+        assert_ne!(a, Split::new(100, 0.2, 2).unwrap());
+        assert_eq!(a.heldout.len(), 20);
+        let mut all: Vec<usize> = a.train.iter().chain(&a.heldout).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..100).collect::<Vec<_>>());
+        assert!(Split::new(100, 1.0, 1).is_err());
+        assert!(Split::new(1, 0.5, 1).is_err());
+    }
+
+    #[test]
+    fn training_is_deterministic_and_learns_a_trivial_rule() {
+        let data = toy(96);
+        let split = Split::new(data.len, 0.25, 0).unwrap();
+        let a = Classifier::train(&data, &split, &small(), false).unwrap();
+        let b = Classifier::train(&data, &split, &small(), false).unwrap();
+        assert_eq!(weights(&a), weights(&b));
+        let (f, p) = a.dataset_features(&data, &split.heldout).unwrap();
+        assert_eq!(f.len(), split.heldout.len());
+        let labels = data.labels.as_ref().unwrap();
+        let correct = split
+            .heldout
+            .iter()
+            .zip(&p)
+            .filter(|(&i, p)| super::super::metrics::argmax(p) == Some(labels[i] as usize))
+            .count();
+        assert_eq!(correct, split.heldout.len());
+        for row in &p {
+            assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn cache_round_trip_and_corruption() {
+        let data = toy(64);
+        let dir = tempfile::tempdir().unwrap();
+        let (a, split, pa) =
+            Classifier::load_or_train(&data, &small(), Some(dir.path()), false).unwrap();
+        assert!(!pa.from_cache);
+        let path = pa.cache_file.clone().unwrap();
+        assert!(path.is_file());
+        let (b, split_b, pb) =
+            Classifier::load_or_train(&data, &small(), Some(dir.path()), false).unwrap();
+        assert!(pb.from_cache);
+        assert_eq!(split, split_b);
+        assert_eq!(weights(&a), weights(&b));
+        // Another seed is another file.
+        let other = ClassifierConfig { seed: 9, ..small() };
+        assert_ne!(
+            Classifier::cache_name(&data, &other),
+            Classifier::cache_name(&data, &small())
+        );
+        // A corrupted file is retrained over, with a note.
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xFF;
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(matches!(
+            Classifier::load(&path),
+            Err(EvalError::Cache { .. })
+        ));
+        let (c, _, pc) =
+            Classifier::load_or_train(&data, &small(), Some(dir.path()), false).unwrap();
+        assert!(!pc.from_cache);
+        assert!(pc.cache_note.unwrap().contains("checksum"));
+        assert_eq!(weights(&a), weights(&c));
+        assert!(Classifier::load(&path).is_ok());
+    }
+
+    #[test]
+    fn unlabeled_data_is_refused() {
+        let mut data = toy(8);
+        data.labels = None;
+        let err = Classifier::load_or_train(&data, &small(), None, false).unwrap_err();
+        assert!(matches!(err, EvalError::NoLabels), "{err}");
+    }
+}
