@@ -17,6 +17,9 @@
 //!     dataset_name: "fashion-mnist".into(),
 //!     checkpoint_every: 0,
 //!     resume: false,
+//!     eval_every: 0,
+//!     evaluator: None,
+//!     plateau: None,
 //! };
 //! let result = run::run(&options, &dataset)?;
 //! let model = export::to_onnx(&result.trainer.generator(), &result.contract("fashion-mnist"))?;
