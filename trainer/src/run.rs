@@ -253,25 +253,28 @@ pub fn run(options: &RunOptions, data: &Dataset) -> Result<RunResult, RunError> 
                 crate::export::save(&model, &options.out_dir.join("best.onnx"))
                     .map_err(|e| RunError::Options(e.to_string()))?;
             }
-            bar.println(format!(
-                "step {}: FD {fd:.2} (best {:.2} at step {}, floor {:.2})",
-                s.step,
-                best.map_or(fd, |b| b.1),
-                best.map_or(s.step, |b| b.0),
-                ev.fd_floor()
-            ));
+            say(
+                &bar,
+                format!(
+                    "step {}: FD {fd:.2} (best {:.2} at step {}, floor {:.2})",
+                    s.step,
+                    best.map_or(fd, |b| b.1),
+                    best.map_or(s.step, |b| b.0),
+                    ev.fd_floor()
+                ),
+            );
             if let Some(p) = plateau.as_mut() {
                 match p.observe(fd) {
                     crate::plateau::PlateauAction::None => {}
                     crate::plateau::PlateauAction::ReduceLr { lr } => {
-                        bar.println(format!(
-                            "step {}: FD plateau, learning rate -> {lr:e}",
-                            s.step
-                        ));
+                        say(
+                            &bar,
+                            format!("step {}: FD plateau, learning rate -> {lr:e}", s.step),
+                        );
                         trainer.set_lr(lr);
                     }
                     crate::plateau::PlateauAction::Stop => {
-                        bar.println(format!("step {}: FD plateau, stopping early", s.step));
+                        say(&bar, format!("step {}: FD plateau, stopping early", s.step));
                         stopped_early = true;
                         break;
                     }
@@ -340,6 +343,15 @@ pub fn write_losses(history: &[StepStats], path: &Path) -> std::io::Result<()> {
         }
         Ok(())
     })
+}
+
+/// Prints a line above the progress bar, or to stderr when there is no bar (`--quiet`).
+fn say(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
+    }
 }
 
 /// Writes the FD log as CSV, atomically.
