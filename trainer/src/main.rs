@@ -263,17 +263,12 @@ fn train(args: TrainArgs) -> Result<()> {
     let (dataset, class_names) = data::load(&data_dir, args.image_size)
         .with_context(|| format!("loading training data from --data {}", data_dir.display()))?;
     let num_classes = if args.conditional {
-        let Some(labels) = &dataset.labels else {
+        let Some(classes) = dataset.class_count() else {
             bail!(
                 "--conditional needs class labels, and --data {} has none (IDX: a *labels-idx1-ubyte file beside the images; image folder: one subfolder per class)",
                 data_dir.display()
             );
         };
-        let classes = labels
-            .iter()
-            .copied()
-            .max()
-            .map_or(0, |m| usize::from(m) + 1);
         classes.max(class_names.len())
     } else {
         0

@@ -84,6 +84,13 @@ impl Dataset {
         self.channels * self.height * self.width
     }
 
+    /// Classes the labels name (largest label + 1); `None` when the images are unlabeled.
+    pub fn class_count(&self) -> Option<usize> {
+        self.labels
+            .as_ref()
+            .map(|l| l.iter().copied().max().map_or(0, |m| usize::from(m) + 1))
+    }
+
     /// Copies images `indices` into `out` scaled from 0..=255 to [-1, 1].
     pub fn fill_batch(&self, indices: &[usize], out: &mut Vec<f32>) {
         let n = self.image_len();

@@ -291,15 +291,6 @@ pub(crate) fn labels_of(data: &Dataset) -> Result<&[u8], EvalError> {
     data.labels.as_deref().ok_or(EvalError::NoLabels)
 }
 
-/// Number of classes of `data`: its largest label + 1.
-pub fn class_count(data: &Dataset) -> Result<usize, EvalError> {
-    Ok(labels_of(data)?
-        .iter()
-        .copied()
-        .max()
-        .map_or(0, |m| m as usize + 1))
-}
-
 fn shape_of(data: &Dataset) -> ImageShape {
     ImageShape {
         channels: data.channels,
@@ -336,7 +327,7 @@ impl Classifier {
                 config.lr
             )));
         }
-        let num_classes = class_count(data)?;
+        let num_classes = data.class_count().ok_or(EvalError::NoLabels)?;
         if num_classes < 2 {
             return Err(EvalError::Options(format!(
                 "the labels hold {num_classes} class: a classifier needs at least 2"
