@@ -46,6 +46,7 @@
 //! # }
 //! ```
 
+pub mod augment;
 pub mod classifier;
 pub mod metrics;
 
@@ -380,13 +381,10 @@ impl Evaluator {
         }
         let num_classes = classifier.num_classes();
         let (heldout_feats, heldout_probs) = classifier.dataset_features(data, &split.heldout)?;
-        let correct = split
-            .heldout
-            .iter()
-            .zip(&heldout_probs)
-            .filter(|(&i, p)| metrics::argmax(p) == Some(labels[i] as usize))
-            .count();
-        let heldout_accuracy = correct as f64 / split.heldout.len() as f64;
+        let heldout_accuracy = metrics::accuracy(
+            &heldout_probs,
+            split.heldout.iter().map(|&i| labels[i] as usize),
+        );
 
         // The floor: a real sample from the training split, as large as the held-out set.
         let mut pool = split.train.clone();
@@ -728,6 +726,17 @@ pub fn evaluate(
     evaluator.evaluate_generator(&generator)
 }
 
+/// `value` as pretty JSON in `path`, written atomically.
+fn write_json(value: &impl Serialize, path: &Path) -> Result<(), EvalError> {
+    let json = serde_json::to_vec_pretty(value)
+        .map_err(|e| EvalError::Io(format!("cannot encode the report: {e}")))?;
+    gan_runtime::write_atomic(path, |w| {
+        w.write_all(&json)?;
+        w.write_all(b"\n")
+    })
+    .map_err(|e| EvalError::Io(e.to_string()))
+}
+
 fn fmt_opt(v: Option<f64>) -> String {
     v.map_or_else(|| "-".into(), |v| format!("{:.1}%", v * 100.0))
 }
@@ -735,13 +744,7 @@ fn fmt_opt(v: Option<f64>) -> String {
 impl EvalReport {
     /// Writes the report as pretty JSON to `path`, atomically.
     pub fn write_json(&self, path: &Path) -> Result<(), EvalError> {
-        let json = serde_json::to_vec_pretty(self)
-            .map_err(|e| EvalError::Io(format!("cannot encode the report: {e}")))?;
-        gan_runtime::write_atomic(path, |w| {
-            w.write_all(&json)?;
-            w.write_all(b"\n")
-        })
-        .map_err(|e| EvalError::Io(e.to_string()))
+        write_json(self, path)
     }
 
     /// The report as Markdown: a metrics table (generated next to the real reference), the
