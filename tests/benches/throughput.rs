@@ -1,7 +1,8 @@
 //! Throughput benchmark: trainer steps/s (burn), runtime images/s (ONNX Runtime through the
 //! `ort` crate) and, for comparison, Python onnxruntime images/s on the same model.
 //!
-//! Run it with `bash scripts/bench.sh` from the repository root: the script installs ONNX
+//! Run it with `bash scripts/bench.sh` from the repository root (`GAN_BENCH_ONLY=trainer` stops
+//! after the trainer table): the script installs ONNX
 //! Runtime into `.venv/` (scripts/setup.sh), exports `ORT_DYLIB_PATH`, then runs
 //! `cargo bench -p gan-tests --bench throughput`. It prints plain-text tables; nothing is
 //! asserted. It needs the real data in `../shared/data/fashion-mnist` (beside the repository
@@ -125,6 +126,9 @@ fn main() -> Result<()> {
     bench_trainer(&dataset, &data_dir)?;
     print_interference(start);
     println!();
+    if std::env::var("GAN_BENCH_ONLY").is_ok_and(|v| v == "trainer") {
+        return Ok(());
+    }
 
     // Keeps the temporary directory (and the exported model in it) alive until the end.
     let (model, _tmp) = pick_model(&root)?;

@@ -40,6 +40,9 @@ fn train_export_compare(arch: Arch, conditional: bool, steps: u64) -> tempfile::
         dataset_name: "fashion-mnist".into(),
         checkpoint_every: 0,
         resume: false,
+        eval_every: 0,
+        evaluator: None,
+        plateau: None,
     };
     let result = run::run(&options, &dataset).expect("training");
     assert_eq!(result.history.len() as u64, steps);

@@ -17,6 +17,9 @@
 //!     dataset_name: "fashion-mnist".into(),
 //!     checkpoint_every: 0,
 //!     resume: false,
+//!     eval_every: 0,
+//!     evaluator: None,
+//!     plateau: None,
 //! };
 //! let result = run::run(&options, &dataset)?;
 //! let model = export::to_onnx(&result.trainer.generator(), &result.contract("fashion-mnist"))?;
@@ -31,5 +34,7 @@ pub mod eval;
 pub mod export;
 pub mod loss;
 pub mod model;
+pub mod plateau;
+pub mod plot;
 pub mod run;
 pub mod train;

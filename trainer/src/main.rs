@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+use gan_trainer::data::augment::Augment;
 use gan_trainer::eval::{self, augment, classifier::ClassifierConfig, EvalOptions};
 use gan_trainer::loss::Loss;
 use gan_trainer::model::{Arch, Init};
@@ -179,10 +180,14 @@ struct TrainArgs {
     /// Weight initialization: pytorch (nn.Linear default), xavier, normal (N(0, 0.02))
     #[arg(long, value_enum, default_value_t = Init::Pytorch)]
     init: Init,
+    /// Augment real images, comma-separated: flip, rotate=DEG, zoom=A (scale in 1±A),
+    /// contrast=C (factor in 1±C), or none. Seeded by --seed, so runs and resumes repeat
+    #[arg(long, default_value = "none")]
+    augment: Augment,
     /// Seed of weights, batch order and noise: same seed + same data = same weights
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Directory for sample grids (samples/) and the loss log (losses.csv)
+    /// Directory for sample grids (samples/, with progress.gif), the loss log (losses.csv) and plot (losses.png)
     #[arg(long, default_value = "out")]
     out: PathBuf,
     /// Save a fixed-noise 8x8 sample grid every N steps (0: only at the end)
@@ -200,6 +205,27 @@ struct TrainArgs {
     /// Continue bit for bit from OUT/checkpoint.gan up to --steps (the checkpoint's hyper-parameters are used)
     #[arg(long)]
     resume: bool,
+    /// Class names, comma-separated in label order, stored in a conditional model (IDX data has none)
+    #[arg(long, value_delimiter = ',')]
+    class_names: Vec<String>,
+    /// Every N steps, measure the Fréchet distance to held-out real images (needs labeled data:
+    /// a classifier is trained or loaded from the eval cache); logs OUT/fd.csv, plots OUT/fd.png,
+    /// keeps the best as OUT/best.gan and OUT/best.onnx (0: never)
+    #[arg(long, default_value_t = 0)]
+    eval_every: u64,
+    /// Classifier cache of --eval-every [default: as `trainer eval`]
+    #[arg(long)]
+    eval_cache_dir: Option<PathBuf>,
+    /// With --eval-every: multiply the learning rate by --lr-plateau-factor after this many
+    /// evaluations in a row without a better FD
+    #[arg(long)]
+    lr_plateau_patience: Option<u32>,
+    /// Learning-rate multiplier of --lr-plateau-patience, in (0, 1)
+    #[arg(long, default_value_t = 0.5)]
+    lr_plateau_factor: f64,
+    /// With --eval-every: stop after this many evaluations in a row without a better FD
+    #[arg(long)]
+    early_stop_patience: Option<u32>,
     /// No progress bar
     #[arg(long)]
     quiet: bool,
@@ -211,7 +237,7 @@ fn main() -> Result<()> {
         None => train(cli.train),
         Some(Command::Train(args)) => train(args),
         Some(Command::Eval(args)) => evaluate(args),
-        Some(Command::AugmentEval(args)) => augment(args),
+        Some(Command::AugmentEval(args)) => augment_eval(args),
     }
 }
 
@@ -227,7 +253,7 @@ fn json_dir(json: Option<&PathBuf>) -> Result<()> {
     Ok(())
 }
 
-fn augment(args: AugmentArgs) -> Result<()> {
+fn augment_eval(args: AugmentArgs) -> Result<()> {
     if args.classifier_steps == 0 || args.gan_steps == 0 {
         bail!("--classifier-steps and --gan-steps must be at least 1");
     }
@@ -374,7 +400,7 @@ fn train(args: TrainArgs) -> Result<()> {
             args.gp_weight
         );
     }
-    let (dataset, class_names) = data::load(&data_dir, args.image_size)
+    let (dataset, mut class_names) = data::load(&data_dir, args.image_size)
         .with_context(|| format!("loading training data from --data {}", data_dir.display()))?;
     let num_classes = if args.conditional {
         let Some(classes) = dataset.class_count() else {
@@ -387,6 +413,19 @@ fn train(args: TrainArgs) -> Result<()> {
     } else {
         0
     };
+    if !args.class_names.is_empty() {
+        if num_classes == 0 {
+            bail!("--class-names names the classes of a --conditional model; add --conditional");
+        }
+        if args.class_names.len() != num_classes {
+            bail!(
+                "--class-names has {} names, but --data {} has {num_classes} classes",
+                args.class_names.len(),
+                data_dir.display()
+            );
+        }
+        class_names = args.class_names.clone();
+    }
     let dataset_name = args.dataset_name.clone().unwrap_or_else(|| {
         data_dir
             .canonicalize()
@@ -407,6 +446,46 @@ fn train(args: TrainArgs) -> Result<()> {
             String::new()
         }
     );
+    if (args.lr_plateau_patience.is_some() || args.early_stop_patience.is_some())
+        && args.eval_every == 0
+    {
+        bail!("--lr-plateau-patience and --early-stop-patience watch the FD: set --eval-every too");
+    }
+    let plateau =
+        (args.lr_plateau_patience.is_some() || args.early_stop_patience.is_some()).then(|| {
+            gan_trainer::plateau::PlateauConfig {
+                reduce_patience: args.lr_plateau_patience,
+                factor: args.lr_plateau_factor,
+                stop_patience: args.early_stop_patience,
+                ..Default::default()
+            }
+        });
+    let evaluator = if args.eval_every > 0 {
+        let options = EvalOptions {
+            image_size: args.image_size,
+            progress: !args.quiet,
+            cache_dir: Some(
+                args.eval_cache_dir
+                    .clone()
+                    .unwrap_or_else(eval::default_cache_dir),
+            ),
+            ..EvalOptions::default()
+        };
+        let ev = eval::Evaluator::new(&dataset, &options).with_context(|| {
+            format!(
+                "--eval-every: cannot set up the evaluation classifier on --data {}",
+                data_dir.display()
+            )
+        })?;
+        eprintln!(
+            "eval: classifier held-out accuracy {:.3}, FD floor (real vs real) {:.2}",
+            ev.heldout_accuracy(),
+            ev.fd_floor()
+        );
+        Some(std::sync::Arc::new(ev))
+    } else {
+        None
+    };
     let options = run::RunOptions {
         config: TrainConfig {
             latent_dim: args.latent_dim,
@@ -422,6 +501,7 @@ fn train(args: TrainArgs) -> Result<()> {
             width: args.width,
             dropout: args.dropout,
             gp_weight: args.gp_weight,
+            augment: args.augment,
         },
         steps: args.steps,
         out_dir: args.out.clone(),
@@ -430,10 +510,25 @@ fn train(args: TrainArgs) -> Result<()> {
         dataset_name: dataset_name.clone(),
         checkpoint_every: args.checkpoint_every,
         resume: args.resume,
+        eval_every: args.eval_every,
+        evaluator,
+        plateau,
     };
     let result = run::run(&options, &dataset)?;
+    if let Some((step, fd)) = result.best {
+        eprintln!(
+            "best FD {fd:.2} at step {step}: {} and {}{}",
+            args.out.join("best.onnx").display(),
+            args.out.join("best.gan").display(),
+            if result.stopped_early {
+                " (stopped early: FD stopped improving)"
+            } else {
+                ""
+            }
+        );
+    }
     eprintln!(
-        "trained to step {} in {:.1} s ({:.1} steps/s this run); samples and losses.csv in {}",
+        "trained to step {} in {:.1} s ({:.1} steps/s this run); samples/ (grids, progress.gif), losses.csv and losses.png in {}",
         args.steps,
         result.train_seconds,
         result.steps_run as f64 / result.train_seconds.max(1e-9),

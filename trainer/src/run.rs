@@ -1,5 +1,5 @@
 //! A whole training run as the `trainer` binary does it: steps with a progress bar, sample
-//! grids of fixed noise, a loss log, and the final export.
+//! grids of fixed noise, a loss log and plot, a GIF of the grids, and the final export.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -36,7 +36,18 @@ pub struct RunOptions {
     pub checkpoint_every: u64,
     /// Continue from `out_dir/checkpoint.gan` (its hyper-parameters win) up to `steps`.
     pub resume: bool,
+    /// Measure the Fréchet distance to held-out real data every this many steps (0: never;
+    /// needs `evaluator`): logged to `fd.csv` and plotted to `fd.png`; each new best is kept
+    /// as `best.gan` (checkpoint) and `best.onnx`.
+    pub eval_every: u64,
+    /// The classifier and real statistics `eval_every` uses.
+    pub evaluator: Option<std::sync::Arc<crate::eval::Evaluator>>,
+    /// Reduce the learning rate and/or stop early when the FD stops improving.
+    pub plateau: Option<crate::plateau::PlateauConfig>,
 }
+
+/// Latent seed of the images scored during training (fixed, so FDs compare across steps).
+pub const EVAL_SEED: u64 = 0x00FD;
 
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +67,9 @@ pub enum RunError {
     /// The networks could not be set up for this data.
     #[error(transparent)]
     Train(#[from] crate::train::TrainError),
+    /// The loss plot or the progress GIF could not be made.
+    #[error(transparent)]
+    Plot(#[from] crate::plot::PlotError),
 }
 
 /// A finished run: the trained networks and what was measured.
@@ -68,6 +82,12 @@ pub struct RunResult {
     pub train_seconds: f64,
     /// Steps run by this call (fewer than the total when resumed).
     pub steps_run: u64,
+    /// `(step, FD)` of every evaluation, including those before a resume.
+    pub fd_history: Vec<(u64, f64)>,
+    /// The best evaluation `(step, FD)`, when there was one.
+    pub best: Option<(u64, f64)>,
+    /// Whether the plateau rule stopped the run before `steps`.
+    pub stopped_early: bool,
 }
 
 impl RunResult {
@@ -154,6 +174,30 @@ pub fn run(options: &RunOptions, data: &Dataset) -> Result<RunResult, RunError> 
         ProgressBar::hidden()
     };
 
+    if options.eval_every > 0 && options.evaluator.is_none() {
+        return Err(RunError::Options(
+            "evaluating during training needs an evaluator".into(),
+        ));
+    }
+    let fd_path = options.out_dir.join("fd.csv");
+    let mut fd_history = if options.resume {
+        read_fd_log(&fd_path, first)
+    } else {
+        Vec::new()
+    };
+    let mut best = fd_history
+        .iter()
+        .copied()
+        .min_by(|a, b| a.1.total_cmp(&b.1));
+    let mut plateau = match options.plateau {
+        Some(cfg) => Some(
+            crate::plateau::Plateau::new(cfg, trainer.lr())
+                .map_err(|e| RunError::Options(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let mut stopped_early = false;
+
     let started = Instant::now();
     for _ in first..options.steps {
         let s = trainer.step(data);
@@ -171,9 +215,68 @@ pub fn run(options: &RunOptions, data: &Dataset) -> Result<RunResult, RunError> 
         if options.sample_every > 0 && s.step.is_multiple_of(options.sample_every) {
             save_samples(&trainer, &options.out_dir, s.step)?;
             write_losses(&history, &options.out_dir.join("losses.csv"))?;
+            crate::plot::plot_losses(&history, &options.out_dir.join("losses.png"))?;
         }
         if options.checkpoint_every > 0 && s.step % options.checkpoint_every == 0 {
             crate::checkpoint::save(&trainer, &history, &ckpt_path)?;
+        }
+        if let (Some(ev), true) = (
+            &options.evaluator,
+            options.eval_every > 0 && s.step.is_multiple_of(options.eval_every),
+        ) {
+            let g = trainer.generator();
+            let n = ev.default_samples();
+            let images = sample_grid(&g, EVAL_SEED, n, &Default::default());
+            let fd = ev
+                .fd_of_images(images.data(), n)
+                .map_err(|e| RunError::Options(format!("evaluation at step {}: {e}", s.step)))?;
+            fd_history.push((s.step, fd));
+            write_fd_log(&fd_history, &fd_path)?;
+            crate::plot::plot_series(
+                "Fréchet distance to held-out real images (classifier features)",
+                "step",
+                "FD",
+                &[(
+                    "FD",
+                    fd_history.iter().map(|&(x, y)| (x as f64, y)).collect(),
+                )],
+                &options.out_dir.join("fd.png"),
+            )?;
+            if best.is_none_or(|(_, b)| fd < b) {
+                best = Some((s.step, fd));
+                crate::checkpoint::save(&trainer, &history, &options.out_dir.join("best.gan"))?;
+                let mut contract = g.contract();
+                contract.dataset = options.dataset_name.clone();
+                contract.train_steps = s.step;
+                let model = crate::export::to_onnx(&g, &contract)
+                    .map_err(|e| RunError::Options(e.to_string()))?;
+                crate::export::save(&model, &options.out_dir.join("best.onnx"))
+                    .map_err(|e| RunError::Options(e.to_string()))?;
+            }
+            bar.println(format!(
+                "step {}: FD {fd:.2} (best {:.2} at step {}, floor {:.2})",
+                s.step,
+                best.map_or(fd, |b| b.1),
+                best.map_or(s.step, |b| b.0),
+                ev.fd_floor()
+            ));
+            if let Some(p) = plateau.as_mut() {
+                match p.observe(fd) {
+                    crate::plateau::PlateauAction::None => {}
+                    crate::plateau::PlateauAction::ReduceLr { lr } => {
+                        bar.println(format!(
+                            "step {}: FD plateau, learning rate -> {lr:e}",
+                            s.step
+                        ));
+                        trainer.set_lr(lr);
+                    }
+                    crate::plateau::PlateauAction::Stop => {
+                        bar.println(format!("step {}: FD plateau, stopping early", s.step));
+                        stopped_early = true;
+                        break;
+                    }
+                }
+            }
         }
         if !s.d_loss.is_finite() || !s.g_loss.is_finite() {
             bar.abandon_with_message(format!("losses became non-finite at step {}", s.step));
@@ -187,14 +290,20 @@ pub fn run(options: &RunOptions, data: &Dataset) -> Result<RunResult, RunError> 
     bar.finish();
     save_samples(&trainer, &options.out_dir, trainer.step_count())?;
     write_losses(&history, &options.out_dir.join("losses.csv"))?;
+    crate::plot::plot_losses(&history, &options.out_dir.join("losses.png"))?;
+    crate::plot::write_progress_gif(&options.out_dir)?;
     if options.checkpoint_every > 0 {
         crate::checkpoint::save(&trainer, &history, &ckpt_path)?;
     }
+    let steps_run = trainer.step_count() - first;
     Ok(RunResult {
         trainer,
         history,
         train_seconds,
-        steps_run: options.steps - first,
+        steps_run,
+        fd_history,
+        best,
+        stopped_early,
     })
 }
 
@@ -231,4 +340,31 @@ pub fn write_losses(history: &[StepStats], path: &Path) -> std::io::Result<()> {
         }
         Ok(())
     })
+}
+
+/// Writes the FD log as CSV, atomically.
+fn write_fd_log(rows: &[(u64, f64)], path: &Path) -> std::io::Result<()> {
+    gan_runtime::write_atomic(path, |w| {
+        writeln!(w, "step,fd")?;
+        for (step, fd) in rows {
+            writeln!(w, "{step},{fd}")?;
+        }
+        Ok(())
+    })
+}
+
+/// The FD log a resumed run continues (rows up to the checkpoint's step; a missing or
+/// unreadable log starts empty: it is a record, not state the training depends on).
+fn read_fd_log(path: &Path, up_to: u64) -> Vec<(u64, f64)> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let (a, b) = line.split_once(',')?;
+            Some((a.parse().ok()?, b.parse().ok()?))
+        })
+        .filter(|&(step, fd): &(u64, f64)| step <= up_to && fd.is_finite())
+        .collect()
 }

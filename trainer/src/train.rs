@@ -55,6 +55,9 @@ pub struct TrainConfig {
     /// WGAN-GP penalty weight lambda.
     #[serde(default = "default_gp_weight")]
     pub gp_weight: f64,
+    /// Augmentation of real images (default: none).
+    #[serde(default)]
+    pub augment: crate::data::augment::Augment,
 }
 
 fn one() -> u32 {
@@ -103,6 +106,7 @@ impl Default for TrainConfig {
             width: default_width(),
             dropout: default_dropout(),
             gp_weight: default_gp_weight(),
+            augment: Default::default(),
         }
     }
 }
@@ -158,6 +162,8 @@ pub struct GanTrainer<B: AutodiffBackend> {
     pub(crate) batcher: Batcher,
     pub(crate) rng: ChaCha8Rng,
     pub(crate) noise_index: u64,
+    /// Real batches drawn so far: keys the augmentation of the next one.
+    pub(crate) real_batches: u64,
     pub(crate) step: u64,
     pub(crate) device: B::Device,
     real_buf: Vec<f32>,
@@ -200,6 +206,7 @@ impl<B: AutodiffBackend> GanTrainer<B> {
             batcher: Batcher::new(dataset_len),
             rng,
             noise_index: 0,
+            real_batches: 0,
             step: 0,
             device: device.clone(),
             real_buf: Vec::new(),
@@ -214,6 +221,17 @@ impl<B: AutodiffBackend> GanTrainer<B> {
     /// The run's configuration.
     pub fn config(&self) -> &TrainConfig {
         &self.config
+    }
+
+    /// The learning rate both optimizers use from the next update on.
+    pub fn lr(&self) -> f64 {
+        self.config.lr
+    }
+
+    /// Changes the learning rate of both optimizers from the next update on (for a plateau
+    /// schedule; Adam's moment estimates are kept). It is saved in checkpoints with the config.
+    pub fn set_lr(&mut self, lr: f64) {
+        self.config.lr = lr;
     }
 
     /// The next `n` latents of the training noise stream, with uniformly drawn classes when
@@ -236,13 +254,22 @@ impl<B: AutodiffBackend> GanTrainer<B> {
         }
     }
 
-    /// The next batch of real images, `[batch, C, H, W]` in [-1, 1], with their labels when
-    /// conditional.
+    /// The next batch of real images, `[batch, C, H, W]` in [-1, 1], augmented as
+    /// `config.augment` says, with their labels when conditional.
     pub fn next_real(&mut self, data: &Dataset) -> RealBatch<B> {
         let idx = self
             .batcher
             .next_batch(self.config.batch_size, &mut self.rng);
         data.fill_batch(&idx, &mut self.real_buf);
+        self.config.augment.apply_batch(
+            self.config.seed,
+            self.real_batches,
+            &mut self.real_buf,
+            data.channels,
+            data.height,
+            data.width,
+        );
+        self.real_batches += 1;
         let shape = [idx.len(), data.channels, data.height, data.width];
         let labels = match (&data.labels, self.config.num_classes > 0) {
             (Some(l), true) => {
@@ -461,5 +488,38 @@ mod tests {
         };
         assert_eq!(run(5), run(5));
         assert_ne!(run(5).0, run(6).0);
+    }
+
+    #[test]
+    fn augmentation_is_seeded_and_changes_the_real_batches() {
+        let data = tiny_data();
+        let real = |augment: &str| {
+            let mut t = trainer(5);
+            t.config.augment = augment.parse().unwrap();
+            (0..3)
+                .map(|_| {
+                    t.next_real(&data)
+                        .images
+                        .into_data()
+                        .into_vec::<f32>()
+                        .unwrap()
+                })
+                .collect::<Vec<_>>()
+        };
+        let plain = real("none");
+        let aug = real("flip,rotate=10,zoom=0.1,contrast=0.2");
+        assert_eq!(aug, real("flip,rotate=10,zoom=0.1,contrast=0.2"));
+        assert_ne!(plain, aug);
+        assert_ne!(aug[0], aug[1]);
+        assert!(aug.iter().flatten().all(|v| (-1.0..=1.0).contains(v)));
+    }
+
+    #[test]
+    fn set_lr_changes_the_next_update() {
+        let mut t = trainer(1);
+        assert_eq!(t.lr(), 2e-4);
+        t.set_lr(1e-5);
+        assert_eq!(t.lr(), 1e-5);
+        assert_eq!(t.config().lr, 1e-5);
     }
 }

@@ -54,6 +54,14 @@ fn bad_arguments_are_clear_errors() {
             vec!["--data", dir.path().to_str().unwrap()],
             "images-idx3-ubyte",
         ),
+        (
+            vec!["--data", data, "--augment", "flip,blur=2"],
+            "unknown augmentation `blur=2`",
+        ),
+        (
+            vec!["--data", data, "--augment", "zoom=1.5"],
+            "`zoom=1.5`: 1.5 is outside [0, 1)",
+        ),
     ];
     for (args, want) in cases {
         let o = Command::new(env!("CARGO_BIN_EXE_trainer"))

@@ -106,6 +106,48 @@ fn shipped_generator_on_fashion_mnist() {
     assert_eq!(j["fd_floor"].as_f64().unwrap(), report.fd_floor);
     assert_eq!(j["generated"], 889);
 
+    // During training: a conditional run with --eval-every logs and plots the FD, keeps the
+    // best generator as ONNX, and reuses the cached classifier.
+    let out_dir = cache.path().join("train");
+    let out = Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .args([
+            "--quiet",
+            "--conditional",
+            "--steps",
+            "20",
+            "--batch-size",
+            "32",
+            "--eval-every",
+            "10",
+            "--lr-plateau-patience",
+            "5",
+            "--early-stop-patience",
+            "10",
+            "--data",
+        ])
+        .arg(&data_dir)
+        .arg("--eval-cache-dir")
+        .arg(cache.path())
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("best FD"), "{stderr}");
+    let log = std::fs::read_to_string(out_dir.join("fd.csv")).unwrap();
+    let rows: Vec<&str> = log.lines().collect();
+    assert_eq!(rows[0], "step,fd");
+    assert_eq!(rows.len(), 3, "{log}");
+    assert!(
+        rows[1].starts_with("10,") && rows[2].starts_with("20,"),
+        "{log}"
+    );
+    assert!(image::open(out_dir.join("fd.png")).is_ok());
+    assert!(out_dir.join("best.gan").is_file());
+    let best = gan_runtime::Generator::load(out_dir.join("best.onnx")).unwrap();
+    assert_eq!(best.contract().num_classes, 10);
+
     // The in-training API, on real images whose answers are known.
     let data = gan_trainer::data::load_dir(&data_dir).unwrap();
     let ev = Evaluator::new(&data, &options).unwrap();

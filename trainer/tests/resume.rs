@@ -73,6 +73,11 @@ fn check_whole(out: &Path) {
             }
         }
     }
+    for figure in [out.join("losses.png"), out.join("samples/progress.gif")] {
+        if figure.exists() {
+            image::open(&figure).unwrap_or_else(|e| panic!("{}: {e}", figure.display()));
+        }
+    }
     if let Ok(csv) = std::fs::read_to_string(out.join("losses.csv")) {
         assert!(csv.starts_with("step,"));
         for line in csv.lines().skip(1) {
@@ -89,13 +94,19 @@ fn check_whole(out: &Path) {
 fn killed_runs_resume_to_the_same_model() {
     let dir = tempfile::tempdir().unwrap();
     let straight = dir.path().join("straight");
+    let started = std::time::Instant::now();
     let st = trainer(&straight, &[]).status().unwrap();
     assert!(st.success());
+    let straight_ms = started.elapsed().as_millis() as u64;
     let expected = std::fs::read(straight.join("g.onnx")).unwrap();
 
+    // Kill points scale with how long the whole run took here, so a loaded or slow machine
+    // still gets kills before and after checkpoints: fixed 0.7-1.6 s kills never reached the
+    // first checkpoint (step 20) on a loaded 2-core machine at ~10 steps/s.
     let killed = dir.path().join("killed");
     let mut kills = 0;
-    for (round, delay_ms) in [700u64, 1300, 900, 1600].into_iter().enumerate() {
+    for (round, per_mille) in [90u64, 160, 110, 200].into_iter().enumerate() {
+        let delay_ms = (straight_ms * per_mille / 1000).max(700);
         let resume: &[&str] = if killed.join(checkpoint::FILE_NAME).exists() {
             &["--resume"]
         } else {
@@ -136,6 +147,41 @@ fn killed_runs_resume_to_the_same_model() {
     assert_eq!(
         std::fs::read_to_string(killed.join("losses.csv")).unwrap(),
         std::fs::read_to_string(straight.join("losses.csv")).unwrap()
+    );
+}
+
+#[test]
+fn augmented_run_resumes_to_the_same_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let aug = ["--augment", "flip,rotate=10,zoom=0.1,contrast=0.2"];
+    let straight = dir.path().join("straight");
+    assert!(trainer_steps(&straight, "40", &aug)
+        .status()
+        .unwrap()
+        .success());
+    let split = dir.path().join("split");
+    assert!(trainer_steps(&split, "20", &aug)
+        .status()
+        .unwrap()
+        .success());
+    // The checkpoint's config (augmentation included) wins over the command line.
+    let out = trainer_steps(&split, "40", &["--resume"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        std::fs::read(split.join("g.onnx")).unwrap()
+            == std::fs::read(straight.join("g.onnx")).unwrap(),
+        "resumed augmented run differs from the uninterrupted one"
+    );
+    let plain = dir.path().join("plain");
+    assert!(trainer_steps(&plain, "40", &[]).status().unwrap().success());
+    assert!(
+        std::fs::read(plain.join("g.onnx")).unwrap()
+            != std::fs::read(straight.join("g.onnx")).unwrap(),
+        "--augment changed nothing"
     );
 }
 

@@ -1,5 +1,6 @@
 //! Training data: readers for the supported formats and the in-memory [`Dataset`] they fill.
 
+pub mod augment;
 pub mod cifar;
 pub mod folder;
 pub mod idx;

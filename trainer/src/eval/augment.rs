@@ -334,6 +334,9 @@ pub fn augment_eval(
                     dataset_name: format!("{}% subset, seed {seed}", fraction * 100.0),
                     checkpoint_every: 0,
                     resume: false,
+                    eval_every: 0,
+                    evaluator: None,
+                    plateau: None,
                 },
                 &real,
             )
