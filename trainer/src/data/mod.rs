@@ -85,6 +85,33 @@ impl Dataset {
         self.channels * self.height * self.width
     }
 
+    /// Classes the labels name (largest label + 1); `None` when the images are unlabeled.
+    pub fn class_count(&self) -> Option<usize> {
+        self.labels
+            .as_ref()
+            .map(|l| l.iter().copied().max().map_or(0, |m| usize::from(m) + 1))
+    }
+
+    /// A new dataset of images `indices` (in that order), with their labels.
+    pub fn subset(&self, indices: &[usize]) -> Dataset {
+        let n = self.image_len();
+        Dataset {
+            pixels: indices
+                .iter()
+                .flat_map(|&i| &self.pixels[i * n..(i + 1) * n])
+                .copied()
+                .collect(),
+            len: indices.len(),
+            channels: self.channels,
+            height: self.height,
+            width: self.width,
+            labels: self
+                .labels
+                .as_ref()
+                .map(|l| indices.iter().map(|&i| l[i]).collect()),
+        }
+    }
+
     /// Copies images `indices` into `out` scaled from 0..=255 to [-1, 1].
     pub fn fill_batch(&self, indices: &[usize], out: &mut Vec<f32>) {
         let n = self.image_len();

@@ -64,6 +64,10 @@ pub struct ClassifierConfig {
     pub lr: f64,
     /// Fraction of the labeled data held out (never trained on), in (0, 1).
     pub holdout_fraction: f64,
+    /// Train exactly this many steps instead of `epochs` passes (reshuffling at each pass):
+    /// a fixed budget whatever the training set's size, as comparisons across sizes need.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<u64>,
 }
 
 impl Default for ClassifierConfig {
@@ -75,6 +79,7 @@ impl Default for ClassifierConfig {
             batch_size: 64,
             lr: 1e-3,
             holdout_fraction: 0.2,
+            steps: None,
         }
     }
 }
@@ -291,15 +296,6 @@ pub(crate) fn labels_of(data: &Dataset) -> Result<&[u8], EvalError> {
     data.labels.as_deref().ok_or(EvalError::NoLabels)
 }
 
-/// Number of classes of `data`: its largest label + 1.
-pub fn class_count(data: &Dataset) -> Result<usize, EvalError> {
-    Ok(labels_of(data)?
-        .iter()
-        .copied()
-        .max()
-        .map_or(0, |m| m as usize + 1))
-}
-
 fn shape_of(data: &Dataset) -> ImageShape {
     ImageShape {
         channels: data.channels,
@@ -325,9 +321,14 @@ impl Classifier {
                 shape.height, shape.width
             )));
         }
-        if config.epochs == 0 || config.batch_size == 0 {
+        if config.epochs == 0 || config.batch_size == 0 || config.steps == Some(0) {
             return Err(EvalError::Options(
-                "classifier epochs and batch size must be at least 1".into(),
+                "classifier epochs, steps and batch size must be at least 1".into(),
+            ));
+        }
+        if split.train.is_empty() {
+            return Err(EvalError::Options(
+                "no images to train the classifier on".into(),
             ));
         }
         if !(config.lr > 0.0 && config.lr.is_finite()) {
@@ -336,7 +337,7 @@ impl Classifier {
                 config.lr
             )));
         }
-        let num_classes = class_count(data)?;
+        let num_classes = data.class_count().ok_or(EvalError::NoLabels)?;
         if num_classes < 2 {
             return Err(EvalError::Options(format!(
                 "the labels hold {num_classes} class: a classifier needs at least 2"
@@ -348,16 +349,23 @@ impl Classifier {
         let mut opt = AdamConfig::new().init::<TrainBackend, ClassifierNet<TrainBackend>>();
         let loss_fn = CrossEntropyLossConfig::new().init(&device);
         let mut order_rng = ChaCha8Rng::seed_from_u64(config.seed ^ ORDER_SALT);
-        let steps_per_epoch = split.train.len().div_ceil(config.batch_size);
-        let total = (steps_per_epoch * config.epochs) as u64;
+        let steps_per_epoch = split.train.len().div_ceil(config.batch_size) as u64;
+        let total = config
+            .steps
+            .unwrap_or(steps_per_epoch * config.epochs as u64);
         let bar = super::progress_bar(total, progress, "classifier");
         let started = Instant::now();
         let mut order = split.train.clone();
         let mut buf = Vec::new();
         let mut steps = 0u64;
-        for epoch in 0..config.epochs {
+        let mut epoch = 0;
+        while steps < total {
             order.shuffle(&mut order_rng);
+            epoch += 1;
             for idx in order.chunks(config.batch_size) {
+                if steps == total {
+                    break;
+                }
                 data.fill_batch(idx, &mut buf);
                 let x = Tensor::<TrainBackend, 4>::from_data(
                     TensorData::new(
@@ -375,7 +383,7 @@ impl Classifier {
                 steps += 1;
                 if steps.is_multiple_of(20) {
                     let l: f32 = loss.clone().into_scalar().elem();
-                    bar.set_message(format!("epoch {} loss {l:.3}", epoch + 1));
+                    bar.set_message(format!("epoch {epoch} loss {l:.3}"));
                 }
                 let grads = GradientsParams::from_grads(loss.backward(), &net);
                 net = opt.step(config.lr, net, grads);
@@ -637,6 +645,16 @@ impl Classifier {
     /// Class probabilities (softmax) of `n` images (`[n, C, H, W]` in [-1, 1]).
     pub fn predict_proba(&self, images: &[f32], n: usize) -> Result<Vec<Vec<f32>>, EvalError> {
         Ok(self.features_and_proba(images, n)?.1)
+    }
+
+    /// Top-1 accuracy on images `indices` of `data` (labeled).
+    pub fn accuracy(&self, data: &Dataset, indices: &[usize]) -> Result<f64, EvalError> {
+        let labels = labels_of(data)?;
+        let (_, probs) = self.dataset_features(data, indices)?;
+        Ok(super::metrics::accuracy(
+            &probs,
+            indices.iter().map(|&i| labels[i] as usize),
+        ))
     }
 
     /// Features and probabilities of images `indices` of `data`.

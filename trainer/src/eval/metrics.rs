@@ -364,6 +364,17 @@ pub fn argmax(row: &[f32]) -> Option<usize> {
         .map(|(i, _)| i)
 }
 
+/// Top-1 accuracy: the fraction of rows of `probs` whose largest probability is at the true
+/// class (`labels`, one per row; extra labels are ignored). 0 for no rows.
+pub fn accuracy<R: AsRef<[f32]>>(probs: &[R], labels: impl IntoIterator<Item = usize>) -> f64 {
+    let correct = probs
+        .iter()
+        .zip(labels)
+        .filter(|(p, y)| argmax(p.as_ref()) == Some(*y))
+        .count();
+    correct as f64 / probs.len().max(1) as f64
+}
+
 /// How many rows of `probs` have their largest probability in each of `num_classes` classes.
 /// The counts sum to `probs.len()`; rows wider than `num_classes` whose argmax falls outside
 /// are an error.
@@ -541,6 +552,8 @@ mod tests {
         assert_eq!(class_histogram(&probs, 4).unwrap(), vec![2, 1, 1, 0]);
         assert!(class_histogram(&probs, 2).is_err());
         assert_eq!(argmax(&[1.0, 3.0, 3.0]), Some(1));
+        assert_eq!(accuracy(&probs, [0, 2, 0, 0]), 0.75);
+        assert_eq!(accuracy(&probs[..0], []), 0.0);
         assert_eq!(argmax(&[]), None);
     }
 }

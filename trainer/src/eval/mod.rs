@@ -46,6 +46,7 @@
 //! # }
 //! ```
 
+pub mod augment;
 pub mod classifier;
 pub mod metrics;
 
@@ -327,6 +328,35 @@ fn shape_str(s: ImageShape) -> String {
     format!("{}x{}x{}", s.channels, s.height, s.width)
 }
 
+/// [`EvalError::ShapeMismatch`] unless `generator` makes images of `data_shape`.
+fn check_shape(
+    generator: &gan_runtime::Generator,
+    data_shape: ImageShape,
+    data: &str,
+) -> Result<(), EvalError> {
+    let c = generator.contract();
+    let model_shape = ImageShape {
+        channels: c.channels,
+        height: c.height,
+        width: c.width,
+    };
+    if model_shape == data_shape {
+        return Ok(());
+    }
+    let hint = if model_shape.channels == data_shape.channels && c.height == c.width {
+        format!(" (for an image folder, pass --image-size {})", c.height)
+    } else {
+        String::new()
+    };
+    Err(EvalError::ShapeMismatch {
+        model: generator.path().display().to_string(),
+        model_shape: shape_str(model_shape),
+        data: data.to_string(),
+        data_shape: shape_str(data_shape),
+        hint,
+    })
+}
+
 impl Evaluator {
     /// Trains (or loads from the cache) the classifier on `data`, which must be labeled, and
     /// computes the held-out statistics, the FD floor and the real-data reference scores.
@@ -351,13 +381,10 @@ impl Evaluator {
         }
         let num_classes = classifier.num_classes();
         let (heldout_feats, heldout_probs) = classifier.dataset_features(data, &split.heldout)?;
-        let correct = split
-            .heldout
-            .iter()
-            .zip(&heldout_probs)
-            .filter(|(&i, p)| metrics::argmax(p) == Some(labels[i] as usize))
-            .count();
-        let heldout_accuracy = correct as f64 / split.heldout.len() as f64;
+        let heldout_accuracy = metrics::accuracy(
+            &heldout_probs,
+            split.heldout.iter().map(|&i| labels[i] as usize),
+        );
 
         // The floor: a real sample from the training split, as large as the held-out set.
         let mut pool = split.train.clone();
@@ -461,7 +488,7 @@ impl Evaluator {
         let started = Instant::now();
         let (feats, probs) = self.classifier.features_and_proba(images, n)?;
         let generation = started.elapsed().as_secs_f64();
-        self.report(feats, probs, labels, None, generation, Vec::new())
+        self.report(feats, probs, labels, &self.class_names, generation)
     }
 
     /// Generates `samples` images (default [`default_samples`](Self::default_samples)) of
@@ -473,35 +500,8 @@ impl Evaluator {
     ) -> Result<EvalReport, EvalError> {
         let c = generator.contract();
         let path = generator.path().display().to_string();
-        let model_shape = ImageShape {
-            channels: c.channels,
-            height: c.height,
-            width: c.width,
-        };
-        let data_shape = self.classifier.shape();
-        if model_shape != data_shape {
-            let hint = if model_shape.channels == data_shape.channels
-                && model_shape.height == model_shape.width
-            {
-                format!(
-                    " (for an image folder, pass --image-size {})",
-                    model_shape.height
-                )
-            } else {
-                String::new()
-            };
-            return Err(EvalError::ShapeMismatch {
-                model: path,
-                model_shape: shape_str(model_shape),
-                data: self
-                    .data_info
-                    .dir
-                    .clone()
-                    .unwrap_or_else(|| "the dataset".into()),
-                data_shape: shape_str(data_shape),
-                hint,
-            });
-        }
+        let data = self.data_info.dir.as_deref().unwrap_or("the dataset");
+        check_shape(generator, self.classifier.shape(), data)?;
         if c.num_classes > self.classifier.num_classes() {
             return Err(EvalError::ClassMismatch {
                 model: path,
@@ -563,17 +563,17 @@ impl Evaluator {
             arch: c.arch.clone(),
         };
         let labels = c.is_conditional().then_some(labels.as_slice());
-        let mut report = self.report(feats, probs, labels, Some(info), generation, notes)?;
-        if self.options.class_names.is_empty() && !c.class_names.is_empty() {
-            for (name, model_name) in report.class_names.iter_mut().zip(&c.class_names) {
-                *name = model_name.clone();
-            }
-            if let Some(acc) = &mut report.conditional_accuracy {
-                for a in acc {
-                    a.name = report.class_names[a.class].clone();
-                }
-            }
-        }
+        // The model's class names when the caller gave none and the counts agree.
+        let names = if self.options.class_names.is_empty()
+            && c.class_names.len() == self.class_names.len()
+        {
+            &c.class_names
+        } else {
+            &self.class_names
+        };
+        let mut report = self.report(feats, probs, labels, names, generation)?;
+        report.model = Some(info);
+        report.notes.splice(0..0, notes);
         Ok(report)
     }
 
@@ -582,10 +582,10 @@ impl Evaluator {
         feats: Vec<Feature>,
         probs: Vec<Vec<f32>>,
         labels: Option<&[i64]>,
-        model: Option<ModelInfo>,
+        class_names: &[String],
         generation: f64,
-        mut notes: Vec<String>,
     ) -> Result<EvalReport, EvalError> {
+        let mut notes = Vec::new();
         let started = Instant::now();
         let k = self.classifier.num_classes();
         let n = feats.len();
@@ -623,7 +623,7 @@ impl Evaluator {
                         .filter(|&c| requested[c] > 0)
                         .map(|c| ClassAccuracy {
                             class: c,
-                            name: self.class_names[c].clone(),
+                            name: class_names[c].clone(),
                             requested: requested[c],
                             correct: correct[c],
                             accuracy: correct[c] as f64 / requested[c] as f64,
@@ -647,7 +647,7 @@ impl Evaluator {
         }
         let meta = self.classifier.meta();
         Ok(EvalReport {
-            model,
+            model: None,
             data: self.data_info.clone(),
             classifier: ClassifierReport {
                 version: meta.version,
@@ -669,7 +669,7 @@ impl Evaluator {
             real_class_histogram: self.real_hist.clone(),
             conditional_accuracy: conditional,
             conditional_accuracy_mean: conditional_mean,
-            class_names: self.class_names.clone(),
+            class_names: class_names.to_vec(),
             notes,
             seconds: Timings {
                 setup: self.setup_seconds,
@@ -710,35 +710,13 @@ pub fn evaluate(
     if data.labels.is_none() {
         return Err(EvalError::NoLabelsIn(dir));
     }
-    let c = generator.contract();
-    let (m, d) = (
-        ImageShape {
-            channels: c.channels,
-            height: c.height,
-            width: c.width,
-        },
-        ImageShape {
-            channels: data.channels,
-            height: data.height,
-            width: data.width,
-        },
-    );
-    if m != d {
-        // Checked before the classifier trains, so the mistake costs nothing.
-        let folder = crate::data::folder::has_images(data_dir);
-        let hint = if folder && m.height == m.width && m.channels == d.channels {
-            format!(" (pass --image-size {})", m.height)
-        } else {
-            String::new()
-        };
-        return Err(EvalError::ShapeMismatch {
-            model: model.display().to_string(),
-            model_shape: shape_str(m),
-            data: dir,
-            data_shape: shape_str(d),
-            hint,
-        });
-    }
+    // Checked before the classifier trains, so the mistake costs nothing.
+    let data_shape = ImageShape {
+        channels: data.channels,
+        height: data.height,
+        width: data.width,
+    };
+    check_shape(&generator, data_shape, &dir)?;
     let mut options = options.clone();
     if options.class_names.is_empty() {
         options.class_names = names;
@@ -748,6 +726,17 @@ pub fn evaluate(
     evaluator.evaluate_generator(&generator)
 }
 
+/// `value` as pretty JSON in `path`, written atomically.
+fn write_json(value: &impl Serialize, path: &Path) -> Result<(), EvalError> {
+    let json = serde_json::to_vec_pretty(value)
+        .map_err(|e| EvalError::Io(format!("cannot encode the report: {e}")))?;
+    gan_runtime::write_atomic(path, |w| {
+        w.write_all(&json)?;
+        w.write_all(b"\n")
+    })
+    .map_err(|e| EvalError::Io(e.to_string()))
+}
+
 fn fmt_opt(v: Option<f64>) -> String {
     v.map_or_else(|| "-".into(), |v| format!("{:.1}%", v * 100.0))
 }
@@ -755,13 +744,7 @@ fn fmt_opt(v: Option<f64>) -> String {
 impl EvalReport {
     /// Writes the report as pretty JSON to `path`, atomically.
     pub fn write_json(&self, path: &Path) -> Result<(), EvalError> {
-        let json = serde_json::to_vec_pretty(self)
-            .map_err(|e| EvalError::Io(format!("cannot encode the report: {e}")))?;
-        gan_runtime::write_atomic(path, |w| {
-            w.write_all(&json)?;
-            w.write_all(b"\n")
-        })
-        .map_err(|e| EvalError::Io(e.to_string()))
+        write_json(self, path)
     }
 
     /// The report as Markdown: a metrics table (generated next to the real reference), the
