@@ -56,7 +56,7 @@ use gan_runtime::{latent_batch, Generator};
 use gan_trainer::data::{load_dir, Dataset};
 use gan_trainer::model::Arch;
 use gan_trainer::model::ImageShape;
-use gan_trainer::train::{GanTrainer, TrainBackend, TrainConfig};
+use gan_trainer::train::{GanTrainer, TrainConfig};
 
 /// Trainer batch sizes.
 const TRAIN_BATCHES: [usize; 2] = [128, 64];
@@ -420,9 +420,13 @@ fn bench_trainer(dataset: &Dataset, data_dir: &Path) -> Result<()> {
                 num_classes,
                 ..TrainConfig::default()
             };
-            let mut trainer =
-                GanTrainer::<TrainBackend>::new(config, shape, dataset.len, &Default::default())
-                    .context("cannot build the networks")?;
+            let mut trainer = GanTrainer::new(
+                config,
+                shape,
+                dataset.len,
+                &gan_trainer::device::cpu_train(),
+            )
+            .context("cannot build the networks")?;
             for _ in 0..WARMUP_STEPS {
                 black_box(trainer.step(dataset));
             }

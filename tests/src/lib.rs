@@ -39,7 +39,6 @@ pub fn require_ort() -> PathBuf {
 /// but not a good one.
 pub fn untrained_generator(path: &std::path::Path, arch: gan_trainer::model::Arch, classes: usize) {
     use gan_trainer::model::{Generator, ImageShape, NetConfig};
-    use gan_trainer::train::InferBackend;
     use rand::SeedableRng;
 
     let net = NetConfig {
@@ -57,8 +56,7 @@ pub fn untrained_generator(path: &std::path::Path, arch: gan_trainer::model::Arc
         d_batch_norm: true,
     };
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    let g =
-        Generator::<InferBackend>::new(&net, &mut rng, &Default::default()).expect("valid config");
+    let g = Generator::new(&net, &mut rng, &gan_trainer::device::cpu()).expect("valid config");
     let mut c = g.contract();
     c.class_names = (0..classes).map(|i| format!("class {i}")).collect();
     let model = gan_trainer::export::to_onnx(&g, &c).expect("contract matches");

@@ -9,7 +9,7 @@ use gan_runtime::{latent_batch, Generator};
 use gan_tests::{require_ort, shared_data, untrained_export};
 use gan_trainer::data::Dataset;
 use gan_trainer::model::Arch;
-use gan_trainer::train::{InferBackend, TrainConfig};
+use gan_trainer::train::TrainConfig;
 use gan_trainer::{data, export, run};
 
 fn fashion() -> Dataset {
@@ -43,6 +43,7 @@ fn train_export_compare(arch: Arch, conditional: bool, steps: u64) -> tempfile::
         eval_every: 0,
         evaluator: None,
         plateau: None,
+        device: Default::default(),
     };
     let result = run::run(&options, &dataset).expect("training");
     assert_eq!(result.history.len() as u64, steps);
@@ -72,19 +73,19 @@ fn train_export_compare(arch: Arch, conditional: bool, steps: u64) -> tempfile::
         });
         let burn_out = g
             .forward(
-                Tensor::<InferBackend, 2>::from_data(
+                Tensor::<2>::from_data(
                     TensorData::new(z.clone(), [count, contract.latent_dim]),
-                    &Default::default(),
+                    &gan_trainer::device::cpu(),
                 ),
                 labels.as_ref().map(|l| {
-                    Tensor::<InferBackend, 1, Int>::from_data(
+                    Tensor::<1, Int>::from_data(
                         TensorData::new(l.clone(), [count]),
-                        &Default::default(),
+                        &gan_trainer::device::cpu(),
                     )
                 }),
             )
             .into_data()
-            .into_vec::<f32>()
+            .try_into_vec::<f32>()
             .unwrap();
         let ort_out = match &labels {
             Some(l) => ort.generate_labeled(seed, start, l).unwrap(),

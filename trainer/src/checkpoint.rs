@@ -11,9 +11,10 @@
 use std::path::Path;
 
 use burn::module::Module;
-use burn::optim::Optimizer;
-use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
-use burn::tensor::backend::AutodiffBackend;
+use burn::optim::OptimizerRecord;
+use burn::prelude::Device;
+use burn::store::{ModuleRecord, RecordError};
+use burn::tensor::Bytes;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -83,17 +84,11 @@ struct Section {
 
 const SECTIONS: [&str; 6] = ["batcher_order", "history", "g", "d", "opt_g", "opt_d"];
 
-fn recorder() -> NamedMpkBytesRecorder<FullPrecisionSettings> {
-    NamedMpkBytesRecorder::default()
-}
-
 /// Serializes `trainer` and the run's `history` into checkpoint bytes.
-pub fn to_bytes<B: AutodiffBackend>(
-    trainer: &GanTrainer<B>,
-    history: &[StepStats],
-) -> Result<Vec<u8>, CheckpointError> {
-    let rec = |r: Result<Vec<u8>, burn::record::RecorderError>| {
-        r.map_err(|e| CheckpointError::Io(format!("cannot encode checkpoint: {e}")))
+pub fn to_bytes(trainer: &GanTrainer, history: &[StepStats]) -> Result<Vec<u8>, CheckpointError> {
+    let rec = |r: Result<Bytes, RecordError>| {
+        r.map(|b| b.to_vec())
+            .map_err(|e| CheckpointError::Io(format!("cannot encode checkpoint: {e}")))
     };
     let order: Vec<u8> = trainer
         .batcher
@@ -105,10 +100,12 @@ pub fn to_bytes<B: AutodiffBackend>(
     let bodies: Vec<Vec<u8>> = vec![
         order,
         hist,
-        rec(recorder().record(trainer.g.clone().into_record(), ()))?,
-        rec(recorder().record(trainer.d.clone().into_record(), ()))?,
-        rec(recorder().record(trainer.opt_g.to_record(), ()))?,
-        rec(recorder().record(trainer.opt_d.to_record(), ()))?,
+        // `valid()` first: it folds batch norm's pending running-statistics updates into the
+        // values a record reads (burn keeps them per thread until then).
+        rec(trainer.g.valid().into_record().into_bytes())?,
+        rec(trainer.d.valid().into_record().into_bytes())?,
+        rec(trainer.opt_g.to_record().into_bytes())?,
+        rec(trainer.opt_d.to_record().into_bytes())?,
     ];
     let header = Header {
         arch: trainer.config.arch.name().into(),
@@ -145,8 +142,8 @@ pub fn to_bytes<B: AutodiffBackend>(
 }
 
 /// Writes a checkpoint of `trainer` to `path`, atomically.
-pub fn save<B: AutodiffBackend>(
-    trainer: &GanTrainer<B>,
+pub fn save(
+    trainer: &GanTrainer,
     history: &[StepStats],
     path: &Path,
 ) -> Result<(), CheckpointError> {
@@ -157,12 +154,12 @@ pub fn save<B: AutodiffBackend>(
 
 /// Reads a checkpoint written by [`save`]; `dataset_len` and `shape` must match the data the
 /// run continues on. Returns the trainer, ready for its next step, and the loss history.
-pub fn load<B: AutodiffBackend>(
+pub fn load(
     path: &Path,
     dataset_len: usize,
     shape: ImageShape,
-    device: &B::Device,
-) -> Result<(GanTrainer<B>, Vec<StepStats>), CheckpointError> {
+    device: &Device,
+) -> Result<(GanTrainer, Vec<StepStats>), CheckpointError> {
     let bytes = std::fs::read(path)
         .map_err(|e| CheckpointError::Io(format!("cannot read {}: {e}", path.display())))?;
     from_bytes(
@@ -175,13 +172,13 @@ pub fn load<B: AutodiffBackend>(
 }
 
 /// [`load`] from bytes already read; `name` is used in error messages.
-pub fn from_bytes<B: AutodiffBackend>(
+pub fn from_bytes(
     bytes: &[u8],
     name: &str,
     dataset_len: usize,
     shape: ImageShape,
-    device: &B::Device,
-) -> Result<(GanTrainer<B>, Vec<StepStats>), CheckpointError> {
+    device: &Device,
+) -> Result<(GanTrainer, Vec<StepStats>), CheckpointError> {
     let bad = |problem: String| CheckpointError::Format {
         path: name.to_string(),
         problem,
@@ -253,24 +250,26 @@ pub fn from_bytes<B: AutodiffBackend>(
         .rng_word_pos
         .parse()
         .map_err(|_| bad("rng_word_pos is not a number".into()))?;
-    let dec = |what: &str, e: burn::record::RecorderError| bad(format!("{what}: {e}"));
+    let dec = |what: &str, e: RecordError| bad(format!("{what}: {e}"));
+    let bytes_of = |body: &[u8]| Bytes::from_bytes_vec(body.to_vec());
 
-    let mut t = GanTrainer::<B>::new(header.config.clone(), shape, dataset_len, device)
+    let mut t = GanTrainer::new(header.config.clone(), shape, dataset_len, device)
         .map_err(|e| bad(format!("config: {e}")))?;
-    let g_rec = recorder()
-        .load(bodies[2].to_vec(), device)
-        .map_err(|e| dec("generator", e))?;
-    let d_rec = recorder()
-        .load(bodies[3].to_vec(), device)
-        .map_err(|e| dec("discriminator", e))?;
-    let og = recorder()
-        .load(bodies[4].to_vec(), device)
+    let g_rec = ModuleRecord::from_bytes(bytes_of(bodies[2])).map_err(|e| dec("generator", e))?;
+    let d_rec =
+        ModuleRecord::from_bytes(bytes_of(bodies[3])).map_err(|e| dec("discriminator", e))?;
+    let og = OptimizerRecord::from_bytes(bytes_of(bodies[4]))
         .map_err(|e| dec("generator optimizer", e))?;
-    let od = recorder()
-        .load(bodies[5].to_vec(), device)
+    let od = OptimizerRecord::from_bytes(bytes_of(bodies[5]))
         .map_err(|e| dec("discriminator optimizer", e))?;
-    let g: Generator<B> = t.g.clone().load_record(g_rec);
-    let d: Discriminator<B> = t.d.clone().load_record(d_rec);
+    let g: Generator =
+        t.g.clone()
+            .try_load_record(g_rec)
+            .map_err(|e| dec("generator", e))?;
+    let d: Discriminator =
+        t.d.clone()
+            .try_load_record(d_rec)
+            .map_err(|e| dec("discriminator", e))?;
     t.g = g;
     t.d = d;
     t.opt_g = t.opt_g.clone().load_record(og);
@@ -293,7 +292,6 @@ pub fn from_bytes<B: AutodiffBackend>(
 mod tests {
     use super::*;
     use crate::data::Dataset;
-    use crate::train::TrainBackend;
 
     #[test]
     fn round_trip_continues_identically() {
@@ -350,14 +348,14 @@ mod tests {
             height: side,
             width: side,
         };
-        let dev = Default::default();
-        let mut a = GanTrainer::<TrainBackend>::new(cfg, shape, n, &dev).unwrap();
+        let dev = crate::device::cpu_train();
+        let mut a = GanTrainer::new(cfg, shape, n, &dev).unwrap();
         for _ in 0..3 {
             a.step(&data);
         }
         let bytes = to_bytes(&a, &[]).unwrap();
-        let (mut b, _) = from_bytes::<TrainBackend>(&bytes, "mem", n, shape, &dev).unwrap();
-        let images = |t: &GanTrainer<TrainBackend>| -> Vec<f32> {
+        let (mut b, _) = from_bytes(&bytes, "mem", n, shape, &dev).unwrap();
+        let images = |t: &GanTrainer| -> Vec<f32> {
             crate::train::sample_grid(&t.generator(), 5, 6, &dev)
                 .data()
                 .to_vec()

@@ -50,10 +50,7 @@ pub enum ExportError {
 /// (looked up in the label embedding with `Gather`, then concatenated to `z`). DCGAN batch
 /// norms are exported as `BatchNormalization` nodes in inference mode (running statistics),
 /// which ONNX Runtime folds into the transposed convolutions when it optimizes the graph.
-pub fn to_onnx<B: Backend>(
-    g: &Generator<B>,
-    contract: &ModelContract,
-) -> Result<ModelProto, ExportError> {
+pub fn to_onnx(g: &Generator, contract: &ModelContract) -> Result<ModelProto, ExportError> {
     let shape = g.shape();
     if contract.latent_dim != g.latent_dim()
         || (contract.channels, contract.height, contract.width)
@@ -119,7 +116,7 @@ pub fn to_onnx<B: Backend>(
 }
 
 /// Gemm + LeakyRelu layers, tanh, and a reshape to the image.
-fn mlp_graph<B: Backend>(graph: &mut GraphBuilder, g: &MlpGenerator<B>, input: &str) {
+fn mlp_graph(graph: &mut GraphBuilder, g: &MlpGenerator, input: &str) {
     let shape = g.shape();
     let mut x = input.to_string();
     let last = g.layers.len() - 1;
@@ -153,7 +150,7 @@ fn mlp_graph<B: Backend>(graph: &mut GraphBuilder, g: &MlpGenerator<B>, input: &
 
 /// Gemm, reshape to the first map, then BatchNormalization + Relu and ConvTranspose blocks,
 /// tanh last.
-fn dcgan_graph<B: Backend>(graph: &mut GraphBuilder, g: &DcganGenerator<B>, input: &str) {
+fn dcgan_graph(graph: &mut GraphBuilder, g: &DcganGenerator, input: &str) {
     let (dims, w, b) = linear_weights(&g.project);
     let wn = graph.initializer("project.weight", &dims, &w);
     let bn = graph.initializer("project.bias", &[dims[1]], &b);
@@ -205,16 +202,11 @@ fn dcgan_graph<B: Backend>(graph: &mut GraphBuilder, g: &DcganGenerator<B>, inpu
 }
 
 /// A `BatchNormalization` node in inference mode with the layer's running statistics.
-fn batch_norm_node<B: Backend>(
-    graph: &mut GraphBuilder,
-    bn: &BatchNorm<B>,
-    input: &str,
-    name: &str,
-) -> String {
-    let values = |t: Tensor<B, 1>| -> Vec<f32> {
+fn batch_norm_node(graph: &mut GraphBuilder, bn: &BatchNorm, input: &str, name: &str) -> String {
+    let values = |t: Tensor<1>| -> Vec<f32> {
         t.into_data()
             .convert::<f32>()
-            .into_vec::<f32>()
+            .try_into_vec::<f32>()
             .unwrap_or_default()
     };
     let c = bn.gamma.dims()[0];
@@ -431,10 +423,9 @@ impl GraphBuilder {
 mod tests {
     use super::*;
     use crate::model::ImageShape;
-    use crate::train::InferBackend;
     use rand::SeedableRng;
 
-    fn tiny(arch: crate::model::Arch, classes: usize) -> (Generator<InferBackend>, ModelContract) {
+    fn tiny(arch: crate::model::Arch, classes: usize) -> (Generator, ModelContract) {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
         let shape = ImageShape {
             channels: 1,
@@ -451,7 +442,7 @@ mod tests {
             dropout: 0.0,
             d_batch_norm: true,
         };
-        let g = Generator::new(&net, &mut rng, &Default::default()).unwrap();
+        let g = Generator::new(&net, &mut rng, &crate::device::cpu()).unwrap();
         let c = g.contract();
         (g, c)
     }

@@ -20,6 +20,7 @@
 //!     eval_every: 0,
 //!     evaluator: None,
 //!     plateau: None,
+//!     device: Default::default(),
 //! };
 //! let result = run::run(&options, &dataset)?;
 //! let model = export::to_onnx(&result.trainer.generator(), &result.contract("fashion-mnist"))?;
@@ -30,8 +31,10 @@
 
 pub mod checkpoint;
 pub mod data;
+pub mod device;
 pub mod eval;
 pub mod export;
+pub mod kernels;
 pub mod loss;
 pub mod model;
 pub mod plateau;

@@ -33,7 +33,7 @@ pub enum Loss {
 
 impl Loss {
     /// D's loss on its outputs for a real and a fake batch.
-    pub fn discriminator<B: Backend>(self, real: Tensor<B, 2>, fake: Tensor<B, 2>) -> Tensor<B, 1> {
+    pub fn discriminator(self, real: Tensor<2>, fake: Tensor<2>) -> Tensor<1> {
         match self {
             Loss::Minimax | Loss::Ns => bce_with_logits(real, true) + bce_with_logits(fake, false),
             Loss::Lsgan => (real.sub_scalar(1.0).powi_scalar(2).mean()
@@ -48,7 +48,7 @@ impl Loss {
     }
 
     /// G's loss on D's outputs for its images.
-    pub fn generator<B: Backend>(self, fake: Tensor<B, 2>) -> Tensor<B, 1> {
+    pub fn generator(self, fake: Tensor<2>) -> Tensor<1> {
         match self {
             // log(1 - sigmoid(x)) = -softplus(x)
             Loss::Minimax => bce_with_logits(fake, false).neg(),
@@ -74,7 +74,7 @@ impl Loss {
 
 /// Mean binary cross-entropy of `logits` against an all-`real` (1) or all-fake (0) target,
 /// computed stably as softplus(-x) for 1 and softplus(x) for 0.
-pub fn bce_with_logits<B: Backend>(logits: Tensor<B, 2>, real: bool) -> Tensor<B, 1> {
+pub fn bce_with_logits(logits: Tensor<2>, real: bool) -> Tensor<1> {
     let x = if real { logits.neg() } else { logits };
     // softplus(x) = max(x, 0) + log(1 + exp(-|x|)), finite for any finite x.
     let sp = x.clone().clamp_min(0.0) + x.abs().neg().exp().log1p();
@@ -84,14 +84,13 @@ pub fn bce_with_logits<B: Backend>(logits: Tensor<B, 2>, real: bool) -> Tensor<B
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::InferBackend;
 
-    fn t(v: &[f32]) -> Tensor<InferBackend, 2> {
-        Tensor::<InferBackend, 1>::from_floats(v, &Default::default()).reshape([v.len(), 1])
+    fn t(v: &[f32]) -> Tensor<2> {
+        Tensor::<1>::from_floats(v, &crate::device::cpu()).reshape([v.len(), 1])
     }
 
-    fn close(a: Tensor<InferBackend, 1>, b: f32) {
-        let a = a.into_scalar();
+    fn close(a: Tensor<1>, b: f32) {
+        let a = a.into_scalar::<f32>();
         assert!((a - b).abs() < 1e-5, "{a} vs {b}");
     }
 

@@ -12,6 +12,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use gan_trainer::data::augment::Augment;
+use gan_trainer::device::DeviceKind;
 use gan_trainer::eval::{self, augment, classifier::ClassifierConfig, EvalOptions};
 use gan_trainer::loss::Loss;
 use gan_trainer::model::{Arch, Init};
@@ -226,6 +227,10 @@ struct TrainArgs {
     /// With --eval-every: stop after this many evaluations in a row without a better FD
     #[arg(long)]
     early_stop_patience: Option<u32>,
+    /// Where to train: cpu (burn-flex), or cuda / wgpu when the trainer was built with the
+    /// cargo feature of that name
+    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
+    device: DeviceKind,
     /// No progress bar
     #[arg(long)]
     quiet: bool,
@@ -513,6 +518,7 @@ fn train(args: TrainArgs) -> Result<()> {
         eval_every: args.eval_every,
         evaluator,
         plateau,
+        device: args.device,
     };
     let result = run::run(&options, &dataset)?;
     if let Some((step, fd)) = result.best {

@@ -10,7 +10,7 @@ use gan_runtime::ModelContract;
 
 use crate::data::Dataset;
 use crate::model::ImageShape;
-use crate::train::{sample_grid, GanTrainer, StepStats, TrainBackend, TrainConfig};
+use crate::train::{sample_grid, GanTrainer, StepStats, TrainConfig};
 
 /// Seed of the fixed latents drawn in sample grids (samples `0..64` of it).
 pub const SAMPLE_SEED: u64 = 0;
@@ -44,6 +44,8 @@ pub struct RunOptions {
     pub evaluator: Option<std::sync::Arc<crate::eval::Evaluator>>,
     /// Reduce the learning rate and/or stop early when the FD stops improving.
     pub plateau: Option<crate::plateau::PlateauConfig>,
+    /// Where to train (CPU by default; GPUs need the trainer's `cuda` / `wgpu` features).
+    pub device: crate::device::DeviceKind,
 }
 
 /// Latent seed of the images scored during training (fixed, so FDs compare across steps).
@@ -75,7 +77,7 @@ pub enum RunError {
 /// A finished run: the trained networks and what was measured.
 pub struct RunResult {
     /// The trainer, holding both networks.
-    pub trainer: GanTrainer<TrainBackend>,
+    pub trainer: GanTrainer,
     /// Stats of every step.
     pub history: Vec<StepStats>,
     /// Wall-clock seconds spent in training steps.
@@ -132,7 +134,10 @@ pub fn run(options: &RunOptions, data: &Dataset) -> Result<RunResult, RunError> 
             }
         }
     }
-    let device = Default::default();
+    let device = options
+        .device
+        .train_device()
+        .map_err(|e| RunError::Options(e.to_string()))?;
     let shape = ImageShape {
         channels: data.channels,
         height: data.height,
@@ -146,10 +151,10 @@ pub fn run(options: &RunOptions, data: &Dataset) -> Result<RunResult, RunError> 
                 ckpt_path.display()
             )));
         }
-        crate::checkpoint::load::<TrainBackend>(&ckpt_path, data.len, shape, &device)?
+        crate::checkpoint::load(&ckpt_path, data.len, shape, &device)?
     } else {
         (
-            GanTrainer::<TrainBackend>::new(options.config.clone(), shape, data.len, &device)?,
+            GanTrainer::new(options.config.clone(), shape, data.len, &device)?,
             Vec::with_capacity(options.steps as usize),
         )
     };
@@ -226,7 +231,7 @@ pub fn run(options: &RunOptions, data: &Dataset) -> Result<RunResult, RunError> 
         ) {
             let g = trainer.generator();
             let n = ev.default_samples();
-            let images = sample_grid(&g, EVAL_SEED, n, &Default::default());
+            let images = sample_grid(&g, EVAL_SEED, n, &trainer.infer_device());
             let fd = ev
                 .fd_of_images(images.data(), n)
                 .map_err(|e| RunError::Options(format!("evaluation at step {}: {e}", s.step)))?;
@@ -312,7 +317,7 @@ pub fn run(options: &RunOptions, data: &Dataset) -> Result<RunResult, RunError> 
 
 /// Writes the fixed-noise grid of step `step` to `out/samples/step_NNNNNN.png` and
 /// `out/samples/latest.png`.
-fn save_samples(t: &GanTrainer<TrainBackend>, out: &Path, step: u64) -> Result<(), RunError> {
+fn save_samples(t: &GanTrainer, out: &Path, step: u64) -> Result<(), RunError> {
     let dir = out.join("samples");
     std::fs::create_dir_all(&dir)?;
     let g = t.generator();
@@ -323,7 +328,7 @@ fn save_samples(t: &GanTrainer<TrainBackend>, out: &Path, step: u64) -> Result<(
     } else {
         (SAMPLE_COUNT, 8)
     };
-    let batch = sample_grid(&g, SAMPLE_SEED, count, &Default::default());
+    let batch = sample_grid(&g, SAMPLE_SEED, count, &t.infer_device());
     let grid = batch.grid(columns, 2)?;
     gan_runtime::save_png(&grid, &dir.join(format!("step_{step:06}.png")))?;
     gan_runtime::save_png(&grid, &dir.join("latest.png"))?;

@@ -1,22 +1,14 @@
 //! The GAN training loop: alternating discriminator and generator steps with separate Adam
 //! optimizers over separate parameter sets.
 
-use burn::module::AutodiffModule;
-use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{Adam, AdamConfig, GradientsParams, Optimizer};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use burn::tensor::backend::AutodiffBackend;
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::data::{Batcher, Dataset};
 use crate::model::net::NetError;
 use crate::model::{Arch, Discriminator, Generator, ImageShape, NetConfig};
-
-/// The backend used for training: burn's ndarray CPU backend with autodiff.
-pub type TrainBackend = burn::backend::Autodiff<burn::backend::NdArray<f32>>;
-/// The same backend without autodiff, for inference.
-pub type InferBackend = burn::backend::NdArray<f32>;
 
 /// Hyper-parameters of a run.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -130,33 +122,30 @@ pub struct StepStats {
 /// latents of sample grids (seed 0, 1, ...).
 const NOISE_SEED_SALT: u64 = 0x9E37_79B9_7F4A_7C15;
 
-pub(crate) type GOpt<B> = OptimizerAdaptor<Adam, Generator<B>, B>;
-pub(crate) type DOpt<B> = OptimizerAdaptor<Adam, Discriminator<B>, B>;
-
 /// Real images of one batch and their labels (when conditional).
-pub struct RealBatch<B: Backend> {
+pub struct RealBatch {
     /// `[N, C, H, W]` in [-1, 1].
-    pub images: Tensor<B, 4>,
+    pub images: Tensor<4>,
     /// `[N]`, present when the run is conditional.
-    pub labels: Option<Tensor<B, 1, Int>>,
+    pub labels: Option<Tensor<1, Int>>,
 }
 
 /// Latents of one batch and the classes asked for (when conditional).
-pub struct Noise<B: Backend> {
+pub struct Noise {
     /// `[N, latent]`.
-    pub z: Tensor<B, 2>,
+    pub z: Tensor<2>,
     /// `[N]`, present when the run is conditional.
-    pub labels: Option<Tensor<B, 1, Int>>,
+    pub labels: Option<Tensor<1, Int>>,
 }
 
 /// A GAN being trained: both networks, their optimizers and the data order.
-pub struct GanTrainer<B: AutodiffBackend> {
+pub struct GanTrainer {
     /// The generator.
-    pub g: Generator<B>,
+    pub g: Generator,
     /// The discriminator.
-    pub d: Discriminator<B>,
-    pub(crate) opt_g: GOpt<B>,
-    pub(crate) opt_d: DOpt<B>,
+    pub d: Discriminator,
+    pub(crate) opt_g: ModuleOptimizer,
+    pub(crate) opt_d: ModuleOptimizer,
     pub(crate) config: TrainConfig,
     pub(crate) shape: ImageShape,
     pub(crate) batcher: Batcher,
@@ -165,7 +154,7 @@ pub struct GanTrainer<B: AutodiffBackend> {
     /// Real batches drawn so far: keys the augmentation of the next one.
     pub(crate) real_batches: u64,
     pub(crate) step: u64,
-    pub(crate) device: B::Device,
+    pub(crate) device: Device,
     real_buf: Vec<f32>,
 }
 
@@ -180,13 +169,13 @@ pub enum TrainError {
     Data(String),
 }
 
-impl<B: AutodiffBackend> GanTrainer<B> {
+impl GanTrainer {
     /// Fresh networks for images of `shape`, from `config.seed`, over `dataset_len` images.
     pub fn new(
         config: TrainConfig,
         shape: ImageShape,
         dataset_len: usize,
-        device: &B::Device,
+        device: &Device,
     ) -> Result<Self, TrainError> {
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
         let net = config.net(shape);
@@ -236,7 +225,7 @@ impl<B: AutodiffBackend> GanTrainer<B> {
 
     /// The next `n` latents of the training noise stream, with uniformly drawn classes when
     /// conditional.
-    pub fn next_noise(&mut self, n: usize) -> Noise<B> {
+    pub fn next_noise(&mut self, n: usize) -> Noise {
         let dim = self.config.latent_dim;
         let z =
             gan_runtime::latent_batch(self.config.seed ^ NOISE_SEED_SALT, self.noise_index, n, dim);
@@ -256,7 +245,7 @@ impl<B: AutodiffBackend> GanTrainer<B> {
 
     /// The next batch of real images, `[batch, C, H, W]` in [-1, 1], augmented as
     /// `config.augment` says, with their labels when conditional.
-    pub fn next_real(&mut self, data: &Dataset) -> RealBatch<B> {
+    pub fn next_real(&mut self, data: &Dataset) -> RealBatch {
         let idx = self
             .batcher
             .next_batch(self.config.batch_size, &mut self.rng);
@@ -289,7 +278,7 @@ impl<B: AutodiffBackend> GanTrainer<B> {
 
     /// One discriminator update on `real` and on G's images for `noise` (G is not touched).
     /// Returns `(loss, accuracy on real, accuracy on fake)`.
-    pub fn d_step(&mut self, real: RealBatch<B>, noise: Noise<B>) -> (f32, f32, f32) {
+    pub fn d_step(&mut self, real: RealBatch, noise: Noise) -> (f32, f32, f32) {
         // G's images are constants for this step. G runs in training mode (batch statistics
         // in batch norm), as in PyTorch's DCGAN, and is detached from the graph.
         let fake = self.g.forward(noise.z, noise.labels.clone()).detach();
@@ -313,7 +302,7 @@ impl<B: AutodiffBackend> GanTrainer<B> {
             // Interpolates between real and fake at a uniform point per sample; a
             // conditional critic scores them with the real batch's labels.
             let eps: Vec<f32> = (0..n).map(|_| self.rng.random::<f32>()).collect();
-            let eps = Tensor::<B, 1>::from_data(TensorData::new(eps, [n]), &self.device)
+            let eps = Tensor::<1>::from_data(TensorData::new(eps, [n]), &self.device)
                 .reshape([n, 1, 1, 1]);
             let x_hat = real.images.clone() * eps.clone() + fake * eps.neg().add_scalar(1.0);
             let (_, trace, used) =
@@ -331,7 +320,7 @@ impl<B: AutodiffBackend> GanTrainer<B> {
     }
 
     /// One generator update with the configured loss; D's weights are read, not changed.
-    pub fn g_step(&mut self, noise: Noise<B>) -> f32 {
+    pub fn g_step(&mut self, noise: Noise) -> f32 {
         // D's parameters need no gradient here; gradients still flow through D to G.
         let d = self.d.clone().no_grad();
         let seed = self.rng.next_u64();
@@ -370,23 +359,28 @@ impl<B: AutodiffBackend> GanTrainer<B> {
     }
 
     /// The generator without autodiff, for sampling and export.
-    pub fn generator(&self) -> Generator<B::InnerBackend> {
+    pub fn generator(&self) -> Generator {
         self.g.valid()
+    }
+
+    /// The training device without autodiff: where [`Self::generator`]'s weights live.
+    pub fn infer_device(&self) -> Device {
+        self.device.clone().inner()
     }
 }
 
-fn mean_of<B: Backend, const D: usize>(t: Tensor<B, D>) -> f32 {
-    t.mean().into_scalar().elem::<f32>()
+fn mean_of<const D: usize>(t: Tensor<D>) -> f32 {
+    t.mean().into_scalar::<f32>()
 }
 
 /// Runs `g` on the sample latents `0..count` of `seed` (the same latents the runtime uses;
 /// a conditional `g` draws class `i % classes` for sample `i`, as the runtime's balanced
 /// labels do), returning images ready to save.
-pub fn sample_grid<B: Backend>(
-    g: &Generator<B>,
+pub fn sample_grid(
+    g: &Generator,
     seed: u64,
     count: usize,
-    device: &B::Device,
+    device: &Device,
 ) -> gan_runtime::ImageBatch {
     let dim = g.latent_dim();
     let z = gan_runtime::latent_batch(seed, 0, count, dim);
@@ -398,7 +392,7 @@ pub fn sample_grid<B: Backend>(
     let data = out
         .into_data()
         .convert::<f32>()
-        .into_vec::<f32>()
+        .try_into_vec::<f32>()
         .unwrap_or_default();
     // The forward pass produced exactly count x C x H x W values.
     gan_runtime::ImageBatch::new(
@@ -428,12 +422,12 @@ mod tests {
         }
     }
 
-    fn params<M: burn::module::Module<B>, B: Backend>(m: &M) -> Vec<Vec<f32>> {
+    fn params<M: burn::module::Module>(m: &M) -> Vec<Vec<f32>> {
         struct Collect(Vec<Vec<f32>>);
-        impl<B: Backend> burn::module::ModuleVisitor<B> for Collect {
-            fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<Tensor<B, D>>) {
+        impl burn::module::ModuleVisitor for Collect {
+            fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<Tensor<D>>) {
                 self.0
-                    .push(p.val().into_data().convert::<f32>().into_vec().unwrap());
+                    .push(p.val().into_data().convert::<f32>().try_into_vec().unwrap());
             }
         }
         let mut c = Collect(Vec::new());
@@ -441,7 +435,7 @@ mod tests {
         c.0
     }
 
-    fn trainer(seed: u64) -> GanTrainer<TrainBackend> {
+    fn trainer(seed: u64) -> GanTrainer {
         let cfg = TrainConfig {
             latent_dim: 8,
             batch_size: 4,
@@ -453,7 +447,7 @@ mod tests {
             height: 4,
             width: 4,
         };
-        GanTrainer::new(cfg, shape, 16, &Default::default()).unwrap()
+        GanTrainer::new(cfg, shape, 16, &crate::device::cpu_train()).unwrap()
     }
 
     #[test]
@@ -501,7 +495,7 @@ mod tests {
                     t.next_real(&data)
                         .images
                         .into_data()
-                        .into_vec::<f32>()
+                        .try_into_vec::<f32>()
                         .unwrap()
                 })
                 .collect::<Vec<_>>()

@@ -76,7 +76,7 @@ mod checkpoint_reader {
     use gan_trainer::checkpoint;
     use gan_trainer::data::Dataset;
     use gan_trainer::model::ImageShape;
-    use gan_trainer::train::{GanTrainer, TrainBackend, TrainConfig};
+    use gan_trainer::train::{GanTrainer, TrainConfig};
     use proptest::prelude::*;
 
     const SHAPE: ImageShape = ImageShape {
@@ -101,20 +101,19 @@ mod checkpoint_reader {
                 batch_size: 4,
                 ..TrainConfig::default()
             };
-            let mut t =
-                GanTrainer::<TrainBackend>::new(cfg, SHAPE, 8, &Default::default()).unwrap();
+            let mut t = GanTrainer::new(cfg, SHAPE, 8, &gan_trainer::device::cpu_train()).unwrap();
             let history: Vec<_> = (0..2).map(|_| t.step(&data)).collect();
             checkpoint::to_bytes(&t, &history).unwrap()
         })
     }
 
     fn check(bytes: &[u8]) {
-        match checkpoint::from_bytes::<TrainBackend>(
+        match checkpoint::from_bytes(
             bytes,
             "fuzz.gan",
             8,
             SHAPE,
-            &Default::default(),
+            &gan_trainer::device::cpu_train(),
         ) {
             Ok(_) => {}
             Err(e) => assert!(e.to_string().contains("fuzz.gan"), "{e}"),

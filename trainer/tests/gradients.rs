@@ -1,110 +1,253 @@
-//! Gradient checks in f64 (their own test process: burn 0.21's ndarray device keeps one
-//! default float type per process, so f64 checks cannot share a process with f32 tests).
+//! Gradient checks in f64 (their own test process: a burn device's default float type is set
+//! once per process, here to f64, so these checks cannot share a process with f32 tests).
 //!
-//! - The im2col convolutions DCGAN uses equal burn's `conv2d` / `conv_transpose2d`, values and
-//!   gradients.
+//! - Our convolution kernels (`gan_trainer::kernels`, what DCGAN and the eval classifier use)
+//!   equal burn's `conv2d` / `conv_transpose2d`, values and gradients (input, weight, bias), and
+//!   their gradients match finite differences.
 //! - The discriminator's written-out input gradient equals burn autodiff's, and the WGAN-GP
 //!   penalty's gradient with respect to D's weights matches finite differences.
 
 use burn::module::Param;
 use burn::prelude::*;
-use gan_trainer::model::conv::{conv2d_down, conv_transpose2d_up};
+use gan_trainer::kernels::{self, Conv};
 use gan_trainer::model::net::DiscriminatorBody;
 use gan_trainer::model::{Arch, Discriminator, ImageShape, Init, NetConfig};
+
+/// The CPU device with f64 as its default float type (set once for this process).
+fn f64_device() -> Device {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        gan_trainer::device::cpu()
+            .configure(burn::tensor::FloatDType::F64)
+            .expect("the f64 device is configured before any tensor exists");
+    });
+    gan_trainer::device::cpu()
+}
 
 mod conv {
     use super::*;
 
-    use burn::backend::{Autodiff, NdArray};
     use burn::tensor::module::{conv2d, conv_transpose2d};
     use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
-    type F = NdArray<f64>;
-
-    fn t4(seed: u64, dims: [usize; 4]) -> Tensor<F, 4> {
+    fn t4(seed: u64, dims: [usize; 4]) -> Tensor<4> {
         let n = dims.iter().product();
         let v: Vec<f64> = gan_runtime::latent(seed, 0, n)
             .into_iter()
             .map(f64::from)
             .collect();
-        Tensor::from_data(TensorData::new(v, dims), &Default::default())
+        Tensor::from_data(TensorData::new(v, dims), &f64_device())
     }
 
-    fn bias(seed: u64, n: usize) -> Tensor<F, 1> {
+    fn bias(seed: u64, n: usize) -> Tensor<1> {
         let v: Vec<f64> = gan_runtime::latent(seed, 0, n)
             .into_iter()
             .map(f64::from)
             .collect();
-        Tensor::from_data(TensorData::new(v, [n]), &Default::default())
+        Tensor::from_data(TensorData::new(v, [n]), &f64_device())
     }
 
-    fn max_diff<const D: usize>(a: Tensor<F, D>, b: Tensor<F, D>) -> f64 {
+    fn max_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f64 {
         assert_eq!(a.dims(), b.dims());
-        (a - b).abs().max().into_scalar()
+        (a - b).abs().max().into_scalar::<f64>()
+    }
+
+    /// (batch, in channels, out channels, height, width, kernel, stride, padding)
+    const CASES: [(usize, usize, usize, usize, usize, usize, usize, usize); 5] = [
+        (2, 3, 5, 8, 6, 4, 2, 1),
+        (1, 1, 2, 28, 28, 4, 2, 1),
+        (3, 4, 1, 4, 10, 4, 2, 1),
+        (2, 3, 4, 7, 5, 3, 1, 1),
+        (1, 2, 3, 9, 9, 3, 2, 0),
+    ];
+
+    fn conv_opts(stride: usize, pad: usize) -> ConvOptions<2> {
+        ConvOptions::new([stride; 2], [pad; 2], [1, 1], 1)
+    }
+
+    fn convt_opts(stride: usize, pad: usize) -> ConvTransposeOptions<2> {
+        ConvTransposeOptions::new([stride; 2], [pad; 2], [0, 0], [1, 1], 1)
     }
 
     #[test]
-    fn down_matches_burn_conv2d() {
-        for (n, c, oc, h, w) in [(2, 3, 5, 8, 6), (1, 1, 2, 28, 28), (3, 4, 1, 4, 10)] {
+    fn conv2d_matches_burn() {
+        for (n, c, oc, h, w, k, stride, pad) in CASES {
             let x = t4(1, [n, c, h, w]);
-            let k = t4(2, [oc, c, 4, 4]);
+            let wt = t4(2, [oc, c, k, k]);
             let b = bias(3, oc);
-            let ours = conv2d_down(x.clone(), k.clone(), Some(b.clone()));
-            let theirs = conv2d(x, k, Some(b), ConvOptions::new([2, 2], [1, 1], [1, 1], 1));
+            let cv = Conv { stride, pad };
+            let ours = kernels::conv2d(x.clone(), wt.clone(), Some(b.clone()), cv);
+            let theirs = conv2d(x.clone(), wt.clone(), Some(b), conv_opts(stride, pad));
             let d = max_diff(ours, theirs);
+            assert!(d < 1e-12, "{d}");
+            let ours = kernels::conv2d(x.clone(), wt.clone(), None, cv);
+            let d = max_diff(ours, conv2d(x, wt, None, conv_opts(stride, pad)));
             assert!(d < 1e-12, "{d}");
         }
     }
 
     #[test]
-    fn up_matches_burn_conv_transpose2d() {
-        for (n, ic, oc, h, w) in [(2, 3, 5, 4, 3), (1, 2, 1, 7, 7), (3, 1, 4, 1, 2)] {
-            let x = t4(4, [n, ic, h, w]);
-            let k = t4(5, [ic, oc, 4, 4]);
-            let b = bias(6, oc);
-            let ours = conv_transpose2d_up(x.clone(), k.clone(), Some(b.clone()));
-            let theirs = conv_transpose2d(
-                x,
-                k,
-                Some(b),
-                ConvTransposeOptions::new([2, 2], [1, 1], [0, 0], [1, 1], 1),
+    fn conv_transpose2d_matches_burn() {
+        for (n, ic, oc, h, w, k, stride, pad) in CASES {
+            // The transposed convolution of the conv's output shape back to its input shape.
+            let (oh, ow) = (
+                (h + 2 * pad - k) / stride + 1,
+                (w + 2 * pad - k) / stride + 1,
             );
+            let x = t4(4, [n, ic, oh, ow]);
+            let wt = t4(5, [ic, oc, k, k]);
+            let b = bias(6, oc);
+            let cv = Conv { stride, pad };
+            let ours = kernels::conv_transpose2d(x.clone(), wt.clone(), Some(b.clone()), cv);
+            let theirs = conv_transpose2d(x, wt, Some(b), convt_opts(stride, pad));
             let d = max_diff(ours, theirs);
             assert!(d < 1e-12, "{d}");
         }
+    }
+
+    /// Gradients of `sum(op(x, w, b) * probe)` with respect to x, w and b.
+    fn grads_of(
+        op: impl Fn(Tensor<4>, Tensor<4>, Tensor<1>) -> Tensor<4>,
+        x: &Tensor<4>,
+        w: &Tensor<4>,
+        b: &Tensor<1>,
+        probe_seed: u64,
+    ) -> (Tensor<4>, Tensor<4>, Tensor<1>) {
+        let (x, w, b) = (
+            x.clone().autodiff().require_grad(),
+            w.clone().autodiff().require_grad(),
+            b.clone().autodiff().require_grad(),
+        );
+        let y = op(x.clone(), w.clone(), b.clone());
+        let probe = t4(probe_seed, y.dims()).autodiff();
+        let g = (y * probe).sum().backward();
+        (
+            x.grad(&g).unwrap(),
+            w.grad(&g).unwrap(),
+            b.grad(&g).unwrap(),
+        )
     }
 
     #[test]
     fn gradients_match_burn() {
-        type A = Autodiff<F>;
-        let x = Tensor::<A, 4>::from_inner(t4(7, [2, 3, 6, 4])).require_grad();
-        let k = Tensor::<A, 4>::from_inner(t4(8, [5, 3, 4, 4])).require_grad();
-        let probe = Tensor::<A, 4>::from_inner(t4(9, [2, 5, 3, 2]));
-        let grads_of = |y: Tensor<A, 4>| {
-            let g = (y * probe.clone()).sum().backward();
-            (x.grad(&g).unwrap(), k.grad(&g).unwrap())
+        for (n, c, oc, h, w, k, stride, pad) in CASES {
+            let cv = Conv { stride, pad };
+            let x = t4(7, [n, c, h, w]);
+            let wt = t4(8, [oc, c, k, k]);
+            let b = bias(9, oc);
+            let ours = grads_of(
+                |x, w, b| kernels::conv2d(x, w, Some(b), cv),
+                &x,
+                &wt,
+                &b,
+                10,
+            );
+            let theirs = grads_of(
+                |x, w, b| conv2d(x, w, Some(b), conv_opts(stride, pad)),
+                &x,
+                &wt,
+                &b,
+                10,
+            );
+            assert!(max_diff(ours.0, theirs.0) < 1e-12, "conv dx");
+            assert!(max_diff(ours.1, theirs.1) < 1e-12, "conv dw");
+            assert!(max_diff(ours.2, theirs.2) < 1e-12, "conv db");
+
+            let (oh, ow) = (
+                (h + 2 * pad - k) / stride + 1,
+                (w + 2 * pad - k) / stride + 1,
+            );
+            let xt = t4(11, [n, c, oh, ow]);
+            let wt = t4(12, [c, oc, k, k]);
+            let ours = grads_of(
+                |x, w, b| kernels::conv_transpose2d(x, w, Some(b), cv),
+                &xt,
+                &wt,
+                &b,
+                13,
+            );
+            let theirs = grads_of(
+                |x, w, b| conv_transpose2d(x, w, Some(b), convt_opts(stride, pad)),
+                &xt,
+                &wt,
+                &b,
+                13,
+            );
+            assert!(max_diff(ours.0, theirs.0) < 1e-12, "conv_transpose dx");
+            assert!(max_diff(ours.1, theirs.1) < 1e-12, "conv_transpose dw");
+            assert!(max_diff(ours.2, theirs.2) < 1e-12, "conv_transpose db");
+        }
+    }
+
+    /// Autodiff through our kernels agrees with central finite differences of a loss that
+    /// chains both kernels with a nonlinearity between them.
+    #[test]
+    fn gradients_match_finite_differences() {
+        let cv = Conv { stride: 2, pad: 1 };
+        let (x, wt) = (t4(14, [2, 3, 6, 6]), t4(15, [4, 3, 4, 4]));
+        let (b, w2, probe) = (bias(16, 4), t4(17, [4, 2, 4, 4]), t4(18, [2, 2, 6, 6]));
+        let loss = |x: Tensor<4>, w: Tensor<4>, ad: bool| -> Tensor<1> {
+            let lift = |t: Tensor<4>| if ad { t.autodiff() } else { t };
+            let b = if ad { b.clone().autodiff() } else { b.clone() };
+            let y = kernels::conv2d(x, w, Some(b), cv);
+            let y = kernels::conv_transpose2d(y.clone() * y, lift(w2.clone()), None, cv);
+            (y * lift(probe.clone())).sum()
         };
-        let (gx, gk) = grads_of(conv2d_down(x.clone(), k.clone(), None));
-        let (rx, rk) = grads_of(conv2d(
-            x.clone(),
-            k.clone(),
-            None,
-            ConvOptions::new([2, 2], [1, 1], [1, 1], 1),
-        ));
-        assert!(max_diff(gx, rx) < 1e-12);
-        assert!(max_diff(gk, rk) < 1e-12);
+        let (xa, wa) = (
+            x.clone().autodiff().require_grad(),
+            wt.clone().autodiff().require_grad(),
+        );
+        let g = loss(xa.clone(), wa.clone(), true).backward();
+        let gx = xa
+            .grad(&g)
+            .unwrap()
+            .into_data()
+            .try_to_vec::<f64>()
+            .unwrap();
+        let gw = wa
+            .grad(&g)
+            .unwrap()
+            .into_data()
+            .try_to_vec::<f64>()
+            .unwrap();
+        let h = 1e-6;
+        let bump = |t: &Tensor<4>, i: usize, d: f64| {
+            let mut v = t.clone().into_data().try_to_vec::<f64>().unwrap();
+            v[i] += d;
+            Tensor::<4>::from_data(TensorData::new(v, t.dims()), &f64_device())
+        };
+        let value = |x: Tensor<4>, w: Tensor<4>| loss(x, w, false).into_scalar::<f64>();
+        for i in [0, 17, 50, 107] {
+            let num = (value(bump(&x, i, h), wt.clone()) - value(bump(&x, i, -h), wt.clone()))
+                / (2.0 * h);
+            assert!(
+                (num - gx[i]).abs() < 1e-6 * (1.0 + num.abs()),
+                "dx[{i}]: {} vs {num}",
+                gx[i]
+            );
+        }
+        for i in [0, 33, 100, 191] {
+            let num = (value(x.clone(), bump(&wt, i, h)) - value(x.clone(), bump(&wt, i, -h)))
+                / (2.0 * h);
+            assert!(
+                (num - gw[i]).abs() < 1e-6 * (1.0 + num.abs()),
+                "dw[{i}]: {} vs {num}",
+                gw[i]
+            );
+        }
     }
 }
 
 mod penalty {
     use super::*;
 
-    use burn::backend::{Autodiff, NdArray};
+    use burn::tensor::Gradients;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
-    type F64 = NdArray<f64>;
-    type Ad = Autodiff<F64>;
+    fn ad() -> Device {
+        f64_device().autodiff()
+    }
 
     fn config(arch: Arch, classes: usize) -> NetConfig {
         NetConfig {
@@ -123,7 +266,7 @@ mod penalty {
         }
     }
 
-    fn images<B: Backend>(n: usize, cfg: &NetConfig, seed: u64) -> Tensor<B, 4> {
+    fn images(n: usize, cfg: &NetConfig, seed: u64, device: &Device) -> Tensor<4> {
         let s = cfg.shape;
         let v: Vec<f64> = gan_runtime::latent(seed, 0, n * s.len())
             .into_iter()
@@ -131,12 +274,12 @@ mod penalty {
             .collect();
         Tensor::from_data(
             TensorData::new(v, [n, s.channels, s.height, s.width]),
-            &Default::default(),
+            device,
         )
     }
 
-    fn labels<B: Backend>(v: &[i64]) -> Tensor<B, 1, Int> {
-        Tensor::from_data(TensorData::new(v.to_vec(), [v.len()]), &Default::default())
+    fn labels(v: &[i64]) -> Tensor<1, Int> {
+        Tensor::from_data(TensorData::new(v.to_vec(), [v.len()]), &ad())
     }
 
     /// The written-out input gradient equals burn's own gradient of the input.
@@ -149,22 +292,16 @@ mod penalty {
             (Arch::Dcgan, 4),
         ] {
             let cfg = config(arch, classes);
-            let d = Discriminator::<Ad>::new(
-                &cfg,
-                &mut ChaCha8Rng::seed_from_u64(1),
-                &Default::default(),
-            )
-            .unwrap();
-            let x = images::<Ad>(5, &cfg, 9).require_grad();
-            let l = (classes > 0).then(|| labels::<Ad>(&[0, 3, 1, 1, 2]));
+            let d = Discriminator::new(&cfg, &mut ChaCha8Rng::seed_from_u64(1), &ad()).unwrap();
+            let x = images(5, &cfg, 9, &ad()).require_grad();
+            let l = (classes > 0).then(|| labels(&[0, 3, 1, 1, 2]));
             let (score, trace, used) = d.forward_traced(x.clone(), l, Some(77));
             let grads = score.sum().backward();
-            let expected: Vec<f64> = x.grad(&grads).unwrap().into_data().into_vec().unwrap();
+            let expected: Vec<f64> = x.grad(&grads).unwrap().into_data().try_into_vec().unwrap();
             let ours: Vec<f64> = d
                 .input_gradient(&trace, used)
-                .inner()
                 .into_data()
-                .into_vec()
+                .try_into_vec()
                 .unwrap();
             assert_eq!(expected.len(), ours.len());
             let max = expected
@@ -186,14 +323,10 @@ mod penalty {
     fn penalty_gradient_matches_finite_difference() {
         for (arch, classes) in [(Arch::Mlp, 3), (Arch::Dcgan, 3)] {
             let cfg = config(arch, classes);
-            let x = images::<F64>(4, &cfg, 5);
+            let x = images(4, &cfg, 5, &ad());
             let y = [2i64, 0, 1, 2];
-            let penalty = |d: &Discriminator<Ad>| {
-                let (_, trace, used) = d.forward_traced(
-                    Tensor::from_inner(x.clone()),
-                    Some(labels::<Ad>(&y)),
-                    Some(3),
-                );
+            let penalty = |d: &Discriminator| {
+                let (_, trace, used) = d.forward_traced(x.clone(), Some(labels(&y)), Some(3));
                 let g = d.input_gradient(&trace, used);
                 g.powi_scalar(2)
                     .sum_dim(1)
@@ -202,12 +335,7 @@ mod penalty {
                     .powi_scalar(2)
                     .mean()
             };
-            let d = Discriminator::<Ad>::new(
-                &cfg,
-                &mut ChaCha8Rng::seed_from_u64(2),
-                &Default::default(),
-            )
-            .unwrap();
+            let d = Discriminator::new(&cfg, &mut ChaCha8Rng::seed_from_u64(2), &ad()).unwrap();
             let grads = penalty(&d).backward();
             let (base, analytic) = first_weight(&d, &grads);
             for i in [0, 7, base.len() - 1] {
@@ -217,7 +345,7 @@ mod penalty {
                     v[i] += delta;
                     let mut d2 = d.clone();
                     set_first_weight(&mut d2, v);
-                    penalty(&d2).into_scalar()
+                    penalty(&d2).into_scalar::<f64>()
                 };
                 let numeric = (at(h) - at(-h)) / (2.0 * h);
                 assert!(
@@ -230,17 +358,11 @@ mod penalty {
     }
 
     /// The first layer's weight values and their gradient in `grads`, flattened.
-    fn first_weight(
-        d: &Discriminator<Ad>,
-        grads: &<Ad as burn::tensor::backend::AutodiffBackend>::Gradients,
-    ) -> (Vec<f64>, Vec<f64>) {
-        fn pair<const D: usize>(
-            w: &Param<Tensor<Ad, D>>,
-            grads: &<Ad as burn::tensor::backend::AutodiffBackend>::Gradients,
-        ) -> (Vec<f64>, Vec<f64>) {
+    fn first_weight(d: &Discriminator, grads: &Gradients) -> (Vec<f64>, Vec<f64>) {
+        fn pair<const D: usize>(w: &Param<Tensor<D>>, grads: &Gradients) -> (Vec<f64>, Vec<f64>) {
             (
-                w.val().inner().into_data().into_vec().unwrap(),
-                w.grad(grads).unwrap().into_data().into_vec().unwrap(),
+                w.val().into_data().try_into_vec().unwrap(),
+                w.grad(grads).unwrap().into_data().try_into_vec().unwrap(),
             )
         }
         match &d.body {
@@ -249,21 +371,17 @@ mod penalty {
         }
     }
 
-    fn set_first_weight(d: &mut Discriminator<Ad>, v: Vec<f64>) {
+    fn set_first_weight(d: &mut Discriminator, v: Vec<f64>) {
         match &mut d.body {
             DiscriminatorBody::Mlp(m) => {
                 let dims = m.layers[0].weight.dims();
-                m.layers[0].weight = Param::from_tensor(Tensor::from_data(
-                    TensorData::new(v, dims),
-                    &Default::default(),
-                ));
+                m.layers[0].weight =
+                    Param::from_tensor(Tensor::from_data(TensorData::new(v, dims), &ad()));
             }
             DiscriminatorBody::Dcgan(c) => {
                 let dims = c.convs[0].weight.dims();
-                c.convs[0].weight = Param::from_tensor(Tensor::from_data(
-                    TensorData::new(v, dims),
-                    &Default::default(),
-                ));
+                c.convs[0].weight =
+                    Param::from_tensor(Tensor::from_data(TensorData::new(v, dims), &ad()));
             }
         }
     }

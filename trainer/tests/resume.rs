@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use gan_trainer::checkpoint;
 use gan_trainer::model::ImageShape;
-use gan_trainer::train::TrainBackend;
 
 fn data_dir() -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fashion-mnist");
@@ -60,7 +59,7 @@ fn check_whole(out: &Path) {
             height: 28,
             width: 28,
         };
-        checkpoint::load::<TrainBackend>(&ckpt, 4443, shape, &Default::default())
+        checkpoint::load(&ckpt, 4443, shape, &gan_trainer::device::cpu_train())
             .unwrap_or_else(|e| panic!("checkpoint after kill: {e}"));
     }
     if let Ok(entries) = std::fs::read_dir(out.join("samples")) {
@@ -199,9 +198,7 @@ fn bad_checkpoints_are_errors_not_panics() {
         width: 28,
     };
     let dev = Default::default();
-    let load = |bytes: &[u8]| {
-        checkpoint::from_bytes::<TrainBackend>(bytes, "ck", 4443, shape, &dev).map(|_| ())
-    };
+    let load = |bytes: &[u8]| checkpoint::from_bytes(bytes, "ck", 4443, shape, &dev).map(|_| ());
     load(&good).unwrap();
     for (what, bytes) in [
         ("truncated", good[..good.len() / 2].to_vec()),
@@ -217,7 +214,7 @@ fn bad_checkpoints_are_errors_not_panics() {
         let e = load(&bytes).unwrap_err().to_string();
         assert!(e.contains("ck"), "{what}: {e}");
     }
-    let e = checkpoint::from_bytes::<TrainBackend>(&good, "ck", 100, shape, &dev)
+    let e = checkpoint::from_bytes(&good, "ck", 100, shape, &dev)
         .map(|_| ())
         .unwrap_err();
     assert!(e.to_string().contains("4443 images"), "{e}");

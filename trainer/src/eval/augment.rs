@@ -221,12 +221,12 @@ pub fn stratified_subset(labels: &[u8], pool: &[usize], fraction: f64, seed: u64
 /// `count` class-balanced images (sample `i` of class `i % classes`) from a conditional
 /// generator, as a labeled dataset of 8-bit pixels: what a user gets from `generate --dataset`.
 fn synthesize(
-    g: &crate::model::Generator<crate::train::InferBackend>,
+    g: &crate::model::Generator,
     seed: u64,
     count: usize,
 ) -> (Dataset, Vec<f32>, Vec<i64>) {
     let classes = g.num_classes();
-    let batch = crate::train::sample_grid(g, seed, count, &Default::default());
+    let batch = crate::train::sample_grid(g, seed, count, &crate::device::cpu());
     let (c, h, w) = batch.shape();
     let plane = h * w;
     let mut pixels = Vec::with_capacity(count * c * plane);
@@ -337,6 +337,7 @@ pub fn augment_eval(
                     eval_every: 0,
                     evaluator: None,
                     plateau: None,
+                    device: Default::default(),
                 },
                 &real,
             )

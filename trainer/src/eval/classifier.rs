@@ -15,14 +15,15 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::module::{AutodiffModule, Module, Param};
+use burn::module::{Module, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::Linear;
-use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
-use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
+use burn::store::ModuleRecord;
 use burn::tensor::activation::{relu, softmax};
-use burn::tensor::ops::PadMode;
+use burn::tensor::ops::MaxPoolOptions;
+use burn::tensor::Bytes;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -32,11 +33,10 @@ use sha2::{Digest, Sha256};
 use super::EvalError;
 use crate::data::Dataset;
 use crate::model::{seeded_linear, ImageShape, Init};
-use crate::train::{InferBackend, TrainBackend};
 
 /// Version of the classifier's architecture and training procedure. Part of the cache key:
 /// bump it whenever either changes, so stale cached classifiers are not reused.
-pub const CLASSIFIER_VERSION: u32 = 1;
+pub const CLASSIFIER_VERSION: u32 = 2;
 /// Length of the feature vectors (the penultimate layer).
 pub const FEATURE_DIM: usize = 128;
 /// One feature vector.
@@ -118,24 +118,20 @@ impl Split {
     }
 }
 
-/// A 3x3 convolution with zero padding 1 on channels-last images `[N, H, W, C]`.
-///
-/// Computed as nine matrix products, one per kernel offset, of the shifted input `[N*H*W, C]`
-/// with that offset's `[C, C_out]` weights: GEMMs (OpenBLAS) forward and backward.
-/// burn-ndarray's direct convolution took about 8x longer per training step here, most of it
-/// in its backward pass.
+/// A 3x3 convolution with zero padding 1 on `[N, C, H, W]` images: the project's one
+/// convolution ([`crate::kernels::conv2d`]).
 #[derive(Module, Debug)]
-pub struct Conv3x3<B: Backend> {
-    /// `[9, C_in, C_out]`, offset `dy * 3 + dx` first.
-    pub weight: Param<Tensor<B, 3>>,
+pub struct Conv3x3 {
+    /// `[C_out, C_in, 3, 3]`.
+    pub weight: Param<Tensor<4>>,
     /// `[C_out]`.
-    pub bias: Param<Tensor<B, 1>>,
+    pub bias: Param<Tensor<1>>,
 }
 
-impl<B: Backend> Conv3x3<B> {
+impl Conv3x3 {
     /// PyTorch's `Conv2d` default: weights and bias from U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
     /// drawn from `rng`.
-    pub fn new(c_in: usize, c_out: usize, rng: &mut impl Rng, device: &B::Device) -> Self {
+    pub fn new(c_in: usize, c_out: usize, rng: &mut impl Rng, device: &Device) -> Self {
         let k = 1.0 / ((c_in * 9) as f32).sqrt();
         let w: Vec<f32> = (0..9 * c_in * c_out)
             .map(|_| rng.random_range(-k..k))
@@ -143,58 +139,40 @@ impl<B: Backend> Conv3x3<B> {
         let b: Vec<f32> = (0..c_out).map(|_| rng.random_range(-k..k)).collect();
         Self {
             weight: Param::from_tensor(Tensor::from_data(
-                TensorData::new(w, [9, c_in, c_out]),
+                TensorData::new(w, [c_out, c_in, 3, 3]),
                 device,
             )),
             bias: Param::from_tensor(Tensor::from_data(TensorData::new(b, [c_out]), device)),
         }
     }
 
-    /// `[N, H, W, C_in]` -> `[N, H, W, C_out]`.
-    pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let [n, h, w, c] = x.dims();
-        let [_, _, c_out] = self.weight.dims();
-        let xp = x.pad([(1, 1), (1, 1), (0, 0)], PadMode::Constant(0.0));
-        let weight = self.weight.val();
-        let mut out = self.bias.val().unsqueeze_dim::<2>(0);
-        for dy in 0..3 {
-            for dx in 0..3 {
-                let shifted = xp
-                    .clone()
-                    .slice([0..n, dy..dy + h, dx..dx + w, 0..c])
-                    .reshape([n * h * w, c]);
-                let o = dy * 3 + dx;
-                let wk = weight.clone().slice_dim(0, o..o + 1).reshape([c, c_out]);
-                out = out + shifted.matmul(wk);
-            }
-        }
-        out.reshape([n, h, w, c_out])
+    /// `[N, C_in, H, W]` -> `[N, C_out, H, W]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        crate::kernels::conv2d(
+            x,
+            self.weight.val(),
+            Some(self.bias.val()),
+            crate::kernels::Conv { stride: 1, pad: 1 },
+        )
     }
 }
 
-/// 2x2 max pooling, stride 2, on `[N, H, W, C]` (an odd last row or column is dropped).
-fn max_pool_2x2<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
-    let [n, h, w, c] = x.dims();
-    let (h2, w2) = (h / 2, w / 2);
-    let x = x.slice([0..n, 0..h2 * 2, 0..w2 * 2, 0..c]);
-    let x = x.reshape([n * h2, 2, w2 * 2 * c]);
-    let x = x.clone().slice_dim(1, 0..1).max_pair(x.slice_dim(1, 1..2));
-    let x = x.reshape([n * h2 * w2, 2, c]);
-    let x = x.clone().slice_dim(1, 0..1).max_pair(x.slice_dim(1, 1..2));
-    x.reshape([n, h2, w2, c])
+/// 2x2 max pooling, stride 2, on `[N, C, H, W]` (an odd last row or column is dropped).
+fn max_pool_2x2(x: Tensor<4>) -> Tensor<4> {
+    burn::tensor::module::max_pool2d(x, MaxPoolOptions::new([2, 2]))
 }
 
 /// The network.
 #[derive(Module, Debug)]
-pub struct ClassifierNet<B: Backend> {
+pub struct ClassifierNet {
     /// C -> 32 channels, 3x3.
-    pub conv1: Conv3x3<B>,
+    pub conv1: Conv3x3,
     /// 32 -> 64 channels, 3x3.
-    pub conv2: Conv3x3<B>,
-    /// Flattened maps (channels last) -> the 128 features.
-    pub fc: Linear<B>,
+    pub conv2: Conv3x3,
+    /// Flattened maps -> the 128 features.
+    pub fc: Linear,
     /// Features -> class logits.
-    pub head: Linear<B>,
+    pub head: Linear,
 }
 
 /// Values the fully connected layer reads for images of `shape` (two 2x2 poolings).
@@ -202,14 +180,9 @@ fn flat_len(shape: ImageShape) -> usize {
     CONV2 * (shape.height / 2 / 2) * (shape.width / 2 / 2)
 }
 
-impl<B: Backend> ClassifierNet<B> {
+impl ClassifierNet {
     /// A network for images of `shape` and `num_classes` classes, weights drawn from `rng`.
-    pub fn new(
-        shape: ImageShape,
-        num_classes: usize,
-        rng: &mut impl Rng,
-        device: &B::Device,
-    ) -> Self {
+    pub fn new(shape: ImageShape, num_classes: usize, rng: &mut impl Rng, device: &Device) -> Self {
         Self {
             conv1: Conv3x3::new(shape.channels, CONV1, rng, device),
             conv2: Conv3x3::new(CONV1, CONV2, rng, device),
@@ -219,15 +192,14 @@ impl<B: Backend> ClassifierNet<B> {
     }
 
     /// Features `[N, 128]` (after ReLU) of images `[N, C, H, W]` in [-1, 1].
-    pub fn features(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
-        let x = x.permute([0, 2, 3, 1]);
+    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
         let x = max_pool_2x2(relu(self.conv1.forward(x)));
         let x = max_pool_2x2(relu(self.conv2.forward(x)));
         relu(self.fc.forward(x.flatten(1, 3)))
     }
 
     /// Class logits `[N, classes]` of images `[N, C, H, W]`.
-    pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         self.head.forward(self.features(x))
     }
 }
@@ -265,12 +237,8 @@ pub struct Provenance {
 /// A trained evaluation classifier, ready for inference (no autodiff).
 #[derive(Debug)]
 pub struct Classifier {
-    net: ClassifierNet<InferBackend>,
+    net: ClassifierNet,
     meta: ClassifierMeta,
-}
-
-fn recorder() -> NamedMpkBytesRecorder<FullPrecisionSettings> {
-    NamedMpkBytesRecorder::default()
 }
 
 /// Hex SHA-256 over the dataset's geometry, pixels and labels: the classifier cache key's data
@@ -343,10 +311,10 @@ impl Classifier {
                 "the labels hold {num_classes} class: a classifier needs at least 2"
             )));
         }
-        let device = Default::default();
+        let device = crate::device::cpu_train();
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-        let mut net = ClassifierNet::<TrainBackend>::new(shape, num_classes, &mut rng, &device);
-        let mut opt = AdamConfig::new().init::<TrainBackend, ClassifierNet<TrainBackend>>();
+        let mut net = ClassifierNet::new(shape, num_classes, &mut rng, &device);
+        let mut opt = AdamConfig::new().init();
         let loss_fn = CrossEntropyLossConfig::new().init(&device);
         let mut order_rng = ChaCha8Rng::seed_from_u64(config.seed ^ ORDER_SALT);
         let steps_per_epoch = split.train.len().div_ceil(config.batch_size) as u64;
@@ -367,7 +335,7 @@ impl Classifier {
                     break;
                 }
                 data.fill_batch(idx, &mut buf);
-                let x = Tensor::<TrainBackend, 4>::from_data(
+                let x = Tensor::<4>::from_data(
                     TensorData::new(
                         buf.clone(),
                         [idx.len(), shape.channels, shape.height, shape.width],
@@ -375,14 +343,11 @@ impl Classifier {
                     &device,
                 );
                 let y: Vec<i64> = idx.iter().map(|&i| labels[i] as i64).collect();
-                let y = Tensor::<TrainBackend, 1, Int>::from_data(
-                    TensorData::new(y, [idx.len()]),
-                    &device,
-                );
+                let y = Tensor::<1, Int>::from_data(TensorData::new(y, [idx.len()]), &device);
                 let loss = loss_fn.forward(net.forward(x), y);
                 steps += 1;
                 if steps.is_multiple_of(20) {
-                    let l: f32 = loss.clone().into_scalar().elem();
+                    let l: f32 = loss.clone().into_scalar::<f32>();
                     bar.set_message(format!("epoch {epoch} loss {l:.3}"));
                 }
                 let grads = GradientsParams::from_grads(loss.backward(), &net);
@@ -485,10 +450,14 @@ impl Classifier {
 
     /// Writes the classifier to `path`, atomically: the magic `GANCLSF1`, a little-endian
     /// `u32` header length, a JSON header ([`ClassifierMeta`], record length and CRC-32), then
-    /// the weights as a burn NamedMpk record.
+    /// the weights as a burn module record (burnpack).
     pub fn save(&self, path: &Path) -> Result<(), EvalError> {
-        let record = recorder()
-            .record(self.net.clone().into_record(), ())
+        let record = self
+            .net
+            .clone()
+            .into_record()
+            .into_bytes()
+            .map(|b| b.to_vec())
             .map_err(|e| EvalError::Io(format!("cannot encode the classifier: {e}")))?;
         let header = FileHeader {
             meta: self.meta.clone(),
@@ -543,15 +512,15 @@ impl Classifier {
         if meta.num_classes < 2 || meta.shape.height < 4 || meta.shape.width < 4 {
             return Err(bad("implausible shape or class count".into()));
         }
-        let device = Default::default();
+        let device = crate::device::cpu();
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let net =
-            ClassifierNet::<InferBackend>::new(meta.shape, meta.num_classes, &mut rng, &device);
-        let rec = recorder()
-            .load(record.to_vec(), &device)
+        let net = ClassifierNet::new(meta.shape, meta.num_classes, &mut rng, &device);
+        let rec = ModuleRecord::from_bytes(Bytes::from_bytes_vec(record.to_vec()))
             .map_err(|e| bad(format!("weights: {e}")))?;
         Ok(Self {
-            net: net.load_record(rec),
+            net: net
+                .try_load_record(rec)
+                .map_err(|e| bad(format!("weights: {e}")))?,
             meta,
         })
     }
@@ -572,7 +541,7 @@ impl Classifier {
     }
 
     /// The network (inference backend).
-    pub fn net(&self) -> &ClassifierNet<InferBackend> {
+    pub fn net(&self) -> &ClassifierNet {
         &self.net
     }
 
@@ -600,12 +569,12 @@ impl Classifier {
     ) -> Result<(Vec<Feature>, Vec<Vec<f32>>), EvalError> {
         self.check_images(images, n)?;
         let s = self.meta.shape;
-        let device = Default::default();
+        let device = crate::device::cpu();
         let mut feats = Vec::with_capacity(n);
         let mut probs = Vec::with_capacity(n);
         for chunk in images.chunks(INFER_BATCH * s.len()) {
             let m = chunk.len() / s.len();
-            let x = Tensor::<InferBackend, 4>::from_data(
+            let x = Tensor::<4>::from_data(
                 TensorData::new(chunk.to_vec(), [m, s.channels, s.height, s.width]),
                 &device,
             );
@@ -614,12 +583,12 @@ impl Classifier {
             let f: Vec<f32> = f
                 .into_data()
                 .convert::<f32>()
-                .into_vec()
+                .try_into_vec()
                 .unwrap_or_default();
             let p: Vec<f32> = p
                 .into_data()
                 .convert::<f32>()
-                .into_vec()
+                .try_into_vec()
                 .unwrap_or_default();
             feats.extend(f.chunks_exact(FEATURE_DIM).map(|r| {
                 let mut a = [0f32; FEATURE_DIM];
@@ -728,38 +697,25 @@ mod tests {
     }
 
     fn weights(c: &Classifier) -> Vec<f32> {
-        c.net.fc.weight.val().into_data().into_vec().unwrap()
+        c.net.fc.weight.val().into_data().try_into_vec().unwrap()
     }
 
     #[test]
-    fn conv_and_pool_match_burns_reference_ops() {
-        use burn::tensor::module::{conv2d, max_pool2d};
+    fn conv_matches_burns_reference_op() {
+        use burn::tensor::module::conv2d;
         use burn::tensor::ops::ConvOptions;
-        let dev = Default::default();
+        let dev = crate::device::cpu();
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let conv = Conv3x3::<InferBackend>::new(3, 5, &mut rng, &dev);
+        let conv = Conv3x3::new(3, 5, &mut rng, &dev);
         let values: Vec<f32> = (0..2 * 3 * 6 * 7)
             .map(|i| ((i * 37) % 17) as f32 / 8.0 - 1.0)
             .collect();
-        let x = Tensor::<InferBackend, 4>::from_data(TensorData::new(values, [2, 3, 6, 7]), &dev);
-        let ours = conv
-            .forward(x.clone().permute([0, 2, 3, 1]))
-            .permute([0, 3, 1, 2]);
-        // [9 = dy * 3 + dx, C_in, C_out] -> [C_out, C_in, dy, dx]
-        let w = conv
-            .weight
-            .val()
-            .reshape([3, 3, 3, 5])
-            .permute([3, 2, 0, 1]);
+        let x = Tensor::<4>::from_data(TensorData::new(values, [2, 3, 6, 7]), &dev);
+        let ours = conv.forward(x.clone());
         let opts = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
-        let theirs = conv2d(x.clone(), w, Some(conv.bias.val()), opts);
+        let theirs = conv2d(x, conv.weight.val(), Some(conv.bias.val()), opts);
         let diff: f32 = (ours - theirs).abs().max().into_scalar();
         assert!(diff < 1e-5, "conv differs by {diff}");
-        let ours = max_pool_2x2(x.clone().permute([0, 2, 3, 1])).permute([0, 3, 1, 2]);
-        let theirs = max_pool2d(x, [2, 2], [2, 2], [0, 0], [1, 1], false);
-        assert_eq!(ours.dims(), [2, 3, 3, 3]);
-        let diff: f32 = (ours - theirs).abs().max().into_scalar();
-        assert_eq!(diff, 0.0);
     }
 
     #[test]

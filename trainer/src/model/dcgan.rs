@@ -15,12 +15,14 @@ use burn::tensor::activation::{leaky_relu, relu, tanh};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::conv::{conv2d_down, conv_transpose2d_up};
 use super::mlp::{leaky_slope, LEAKY_SLOPE};
 use super::{init_bias, init_weights, param, seeded_linear, ImageShape, Init};
+use crate::kernels::{conv2d, conv_transpose2d, Conv};
 
 /// Kernel side of every (transposed) convolution.
 pub const KERNEL: usize = 4;
+/// Stride 2, padding 1: each block halves (D) or doubles (G) the side.
+const STRIDE2: Conv = Conv { stride: 2, pad: 1 };
 /// The most up/down-sampling blocks used.
 pub const MAX_BLOCKS: usize = 4;
 /// The smallest side of the first feature map.
@@ -48,12 +50,7 @@ pub fn blocks_for(height: usize, width: usize) -> Result<usize, String> {
     })
 }
 
-fn batch_norm<B: Backend>(
-    channels: usize,
-    init: Init,
-    rng: &mut impl Rng,
-    device: &B::Device,
-) -> BatchNorm<B> {
+fn batch_norm(channels: usize, init: Init, rng: &mut impl Rng, device: &Device) -> BatchNorm {
     let mut bn = BatchNormConfig::new(channels)
         .with_epsilon(BN_EPSILON)
         .with_momentum(BN_MOMENTUM)
@@ -68,15 +65,15 @@ fn batch_norm<B: Backend>(
 
 /// DCGAN generator: input `[N, in_dim]` -> images `[N, C, H, W]` in [-1, 1].
 #[derive(Module, Debug)]
-pub struct DcganGenerator<B: Backend> {
+pub struct DcganGenerator {
     /// Input to the first feature map.
-    pub project: Linear<B>,
+    pub project: Linear,
     /// Batch norm of the first feature map.
-    pub project_norm: BatchNorm<B>,
+    pub project_norm: BatchNorm,
     /// The transposed convolutions, each doubling the side.
-    pub ups: Vec<ConvTranspose2d<B>>,
+    pub ups: Vec<ConvTranspose2d>,
     /// Batch norms after all but the last transposed convolution.
-    pub norms: Vec<BatchNorm<B>>,
+    pub norms: Vec<BatchNorm>,
     /// Channels of the first feature map.
     pub start_channels: usize,
     /// Side of the first feature map, height.
@@ -87,7 +84,7 @@ pub struct DcganGenerator<B: Backend> {
     pub channels: usize,
 }
 
-impl<B: Backend> DcganGenerator<B> {
+impl DcganGenerator {
     /// A generator for `shape` whose last hidden map has `width` channels (doubling towards
     /// the input), seeded.
     pub fn new(
@@ -96,7 +93,7 @@ impl<B: Backend> DcganGenerator<B> {
         width: usize,
         init: Init,
         rng: &mut impl Rng,
-        device: &B::Device,
+        device: &Device,
     ) -> Result<Self, String> {
         let k = blocks_for(shape.height, shape.width)?;
         let chans: Vec<usize> = (0..k).map(|i| width << (k - 1 - i)).collect();
@@ -156,7 +153,7 @@ impl<B: Backend> DcganGenerator<B> {
 
     /// Images `[N, C, H, W]` from inputs `[N, in_dim]`. Batch norm uses batch statistics
     /// under autodiff (training) and the running ones otherwise (inference, export).
-    pub fn forward(&self, z: Tensor<B, 2>) -> Tensor<B, 4> {
+    pub fn forward(&self, z: Tensor<2>) -> Tensor<4> {
         let n = z.dims()[0];
         let x = self.project.forward(z).reshape([
             n,
@@ -166,7 +163,12 @@ impl<B: Backend> DcganGenerator<B> {
         ]);
         let mut x = relu(self.project_norm.forward(x));
         for (i, up) in self.ups.iter().enumerate() {
-            x = conv_transpose2d_up(x, up.weight.val(), up.bias.as_ref().map(|b| b.val()));
+            x = conv_transpose2d(
+                x,
+                up.weight.val(),
+                up.bias.as_ref().map(|b| b.val()),
+                STRIDE2,
+            );
             x = match self.norms.get(i) {
                 Some(norm) => relu(norm.forward(x)),
                 None => tanh(x),
@@ -178,11 +180,11 @@ impl<B: Backend> DcganGenerator<B> {
 
 /// DCGAN discriminator body: images `[N, C, H, W]` -> features `[N, C_k * H/2^k * W/2^k]`.
 #[derive(Module, Debug)]
-pub struct DcganDiscriminator<B: Backend> {
+pub struct DcganDiscriminator {
     /// The strided convolutions, each halving the side.
-    pub convs: Vec<Conv2d<B>>,
+    pub convs: Vec<Conv2d>,
     /// Batch norms after all but the first convolution (empty when batch norm is off).
-    pub norms: Vec<BatchNorm<B>>,
+    pub norms: Vec<BatchNorm>,
     /// Dropout probability after each activation (training only).
     pub dropout: f64,
     /// Input height.
@@ -194,19 +196,19 @@ pub struct DcganDiscriminator<B: Backend> {
 /// What [`DcganDiscriminator::input_gradient`] needs from a forward pass: per layer, the
 /// LeakyReLU slope times the dropout mask.
 #[derive(Debug, Clone)]
-pub struct DcganTrace<B: Backend> {
-    scales: Vec<Tensor<B, 4>>,
+pub struct DcganTrace {
+    scales: Vec<Tensor<4>>,
     out_shape: [usize; 4],
 }
 
-impl<B: Backend> DcganTrace<B> {
+impl DcganTrace {
     /// Batch size of the pass.
     pub fn batch(&self) -> usize {
         self.out_shape[0]
     }
 }
 
-impl<B: Backend> DcganDiscriminator<B> {
+impl DcganDiscriminator {
     /// A discriminator body for `shape` whose first map has `width` channels (doubling with
     /// each block), seeded; `batch_norm` adds BatchNorm after all but the first convolution.
     pub fn new(
@@ -216,7 +218,7 @@ impl<B: Backend> DcganDiscriminator<B> {
         dropout: f64,
         init: Init,
         rng: &mut impl Rng,
-        device: &B::Device,
+        device: &Device,
     ) -> Result<Self, String> {
         let k = blocks_for(shape.height, shape.width)?;
         let mut convs = Vec::with_capacity(k);
@@ -259,14 +261,19 @@ impl<B: Backend> DcganDiscriminator<B> {
     /// the dropout masks (`None`: no dropout, as at evaluation).
     pub fn features(
         &self,
-        images: Tensor<B, 4>,
+        images: Tensor<4>,
         dropout_seed: Option<u64>,
-    ) -> (Tensor<B, 2>, DcganTrace<B>) {
+    ) -> (Tensor<2>, DcganTrace) {
         let mut rng = dropout_seed.map(ChaCha8Rng::seed_from_u64);
         let mut x = images;
         let mut scales = Vec::with_capacity(self.convs.len());
         for (i, conv) in self.convs.iter().enumerate() {
-            let mut pre = conv2d_down(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()));
+            let mut pre = conv2d(
+                x,
+                conv.weight.val(),
+                conv.bias.as_ref().map(|b| b.val()),
+                STRIDE2,
+            );
             if i > 0 {
                 if let Some(norm) = self.norms.get(i - 1) {
                     pre = norm.forward(pre);
@@ -275,7 +282,7 @@ impl<B: Backend> DcganDiscriminator<B> {
             let mut scale = leaky_slope(pre.clone().detach());
             x = leaky_relu(pre, LEAKY_SLOPE);
             if let (Some(rng), true) = (rng.as_mut(), self.dropout > 0.0) {
-                let mask = dropout_mask::<B>(x.dims(), self.dropout, rng, &x.device());
+                let mask = dropout_mask(x.dims(), self.dropout, rng, &x.device());
                 x = x * mask.clone();
                 scale = scale * mask;
             }
@@ -289,45 +296,35 @@ impl<B: Backend> DcganDiscriminator<B> {
     /// weights: each convolution's backward is the transposed convolution with its weights
     /// (every side is even, so no output padding is needed).
     /// Only valid without batch norm (whose batch statistics couple the samples).
-    pub fn input_gradient(&self, trace: &DcganTrace<B>, g_features: Tensor<B, 2>) -> Tensor<B, 4> {
-        let mut g: Tensor<B, 4> = g_features.reshape(trace.out_shape);
+    pub fn input_gradient(&self, trace: &DcganTrace, g_features: Tensor<2>) -> Tensor<4> {
+        let mut g: Tensor<4> = g_features.reshape(trace.out_shape);
         for (i, conv) in self.convs.iter().enumerate().rev() {
             g = g * trace.scales[i].clone();
-            g = conv_transpose2d_up(g, conv.weight.val(), None);
+            g = conv_transpose2d(g, conv.weight.val(), None, STRIDE2);
         }
         g
     }
 }
 
 /// An inverted-dropout mask: each value 0 with probability `p`, else `1 / (1 - p)`.
-fn dropout_mask<B: Backend>(
-    dims: [usize; 4],
-    p: f64,
-    rng: &mut ChaCha8Rng,
-    device: &B::Device,
-) -> Tensor<B, 4> {
+fn dropout_mask(dims: [usize; 4], p: f64, rng: &mut ChaCha8Rng, device: &Device) -> Tensor<4> {
     let keep = (1.0 / (1.0 - p)) as f32;
     let n: usize = dims.iter().product();
     let values: Vec<f32> = (0..n)
         .map(|_| if rng.random::<f64>() < p { 0.0 } else { keep })
         .collect();
-    Tensor::from_data(
-        TensorData::new(values, dims).convert::<B::FloatElem>(),
-        device,
-    )
+    Tensor::from_data(TensorData::new(values, dims), device)
 }
 
 /// A parameter's shape and values, row-major (for the export).
-pub fn tensor_values<B: Backend, const D: usize>(
-    p: &Param<Tensor<B, D>>,
-) -> (Vec<usize>, Vec<f32>) {
+pub fn tensor_values<const D: usize>(p: &Param<Tensor<D>>) -> (Vec<usize>, Vec<f32>) {
     let t = p.val();
     let dims = t.dims().to_vec();
     (
         dims,
         t.into_data()
             .convert::<f32>()
-            .into_vec::<f32>()
+            .try_into_vec::<f32>()
             .unwrap_or_default(),
     )
 }

@@ -19,9 +19,9 @@ pub const LEAKY_SLOPE: f64 = 0.2;
 /// MLP generator: input `[N, in_dim]` (the latent, with the label embedding appended when
 /// conditional) -> images `[N, C, H, W]` in [-1, 1].
 #[derive(Module, Debug)]
-pub struct MlpGenerator<B: Backend> {
+pub struct MlpGenerator {
     /// The layers, input to image.
-    pub layers: Vec<Linear<B>>,
+    pub layers: Vec<Linear>,
     /// Image channels.
     pub channels: usize,
     /// Image height.
@@ -30,14 +30,14 @@ pub struct MlpGenerator<B: Backend> {
     pub width: usize,
 }
 
-impl<B: Backend> MlpGenerator<B> {
+impl MlpGenerator {
     /// A generator with seeded `init` initialization.
     pub fn new(
         in_dim: usize,
         shape: ImageShape,
         init: Init,
         rng: &mut impl Rng,
-        device: &B::Device,
+        device: &Device,
     ) -> Self {
         let mut dims = vec![in_dim];
         dims.extend(G_HIDDEN);
@@ -69,7 +69,7 @@ impl<B: Backend> MlpGenerator<B> {
     }
 
     /// Images `[N, C, H, W]` from inputs `[N, in_dim]`.
-    pub fn forward(&self, z: Tensor<B, 2>) -> Tensor<B, 4> {
+    pub fn forward(&self, z: Tensor<2>) -> Tensor<4> {
         let n = z.dims()[0];
         let last = self.layers.len() - 1;
         let mut x = z;
@@ -87,28 +87,28 @@ impl<B: Backend> MlpGenerator<B> {
 
 /// MLP discriminator body: images `[N, C, H, W]` -> features `[N, 256]`.
 #[derive(Module, Debug)]
-pub struct MlpDiscriminator<B: Backend> {
+pub struct MlpDiscriminator {
     /// The hidden layers, image to features.
-    pub layers: Vec<Linear<B>>,
+    pub layers: Vec<Linear>,
 }
 
 /// What [`MlpDiscriminator::input_gradient`] needs from a forward pass: the slope of each
 /// LeakyReLU at its input (1 or [`LEAKY_SLOPE`]), as constants.
 #[derive(Debug, Clone)]
-pub struct MlpTrace<B: Backend> {
-    slopes: Vec<Tensor<B, 2>>,
+pub struct MlpTrace {
+    slopes: Vec<Tensor<2>>,
 }
 
-impl<B: Backend> MlpTrace<B> {
+impl MlpTrace {
     /// Batch size of the pass.
     pub fn batch(&self) -> usize {
         self.slopes.first().map_or(0, |s| s.dims()[0])
     }
 }
 
-impl<B: Backend> MlpDiscriminator<B> {
+impl MlpDiscriminator {
     /// A discriminator body with seeded `init` initialization.
-    pub fn new(shape: ImageShape, init: Init, rng: &mut impl Rng, device: &B::Device) -> Self {
+    pub fn new(shape: ImageShape, init: Init, rng: &mut impl Rng, device: &Device) -> Self {
         let mut dims = vec![shape.len()];
         dims.extend(D_HIDDEN);
         let layers = dims
@@ -124,8 +124,8 @@ impl<B: Backend> MlpDiscriminator<B> {
     }
 
     /// Features `[N, 256]` of `images`, and the trace for [`Self::input_gradient`].
-    pub fn features(&self, images: Tensor<B, 4>) -> (Tensor<B, 2>, MlpTrace<B>) {
-        let mut x: Tensor<B, 2> = images.flatten(1, 3);
+    pub fn features(&self, images: Tensor<4>) -> (Tensor<2>, MlpTrace) {
+        let mut x: Tensor<2> = images.flatten(1, 3);
         let mut slopes = Vec::with_capacity(self.layers.len());
         for layer in &self.layers {
             let pre = layer.forward(x);
@@ -137,7 +137,7 @@ impl<B: Backend> MlpDiscriminator<B> {
 
     /// d(features . g_features)/d(images), flattened to `[N, C*H*W]`, as a differentiable
     /// function of the weights: the backward pass written out with the same weights.
-    pub fn input_gradient(&self, trace: &MlpTrace<B>, g_features: Tensor<B, 2>) -> Tensor<B, 2> {
+    pub fn input_gradient(&self, trace: &MlpTrace, g_features: Tensor<2>) -> Tensor<2> {
         let mut g = g_features;
         for (layer, slope) in self.layers.iter().zip(&trace.slopes).rev() {
             g = (g * slope.clone()).matmul(layer.weight.val().transpose());
@@ -147,7 +147,7 @@ impl<B: Backend> MlpDiscriminator<B> {
 }
 
 /// The derivative of LeakyReLU at `pre`: 1 where `pre > 0`, [`LEAKY_SLOPE`] elsewhere.
-pub(crate) fn leaky_slope<B: Backend, const D: usize>(pre: Tensor<B, D>) -> Tensor<B, D> {
+pub(crate) fn leaky_slope<const D: usize>(pre: Tensor<D>) -> Tensor<D> {
     // From `ones_like`, not `bool.float()`, to keep `pre`'s float type (f32 or f64).
     let negative = pre.clone().lower_equal_elem(0.0);
     pre.ones_like().mask_fill(negative, LEAKY_SLOPE)

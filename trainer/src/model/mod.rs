@@ -1,6 +1,5 @@
 //! GAN networks (burn modules) and their seeded initialization.
 
-pub mod conv;
 pub mod dcgan;
 pub mod mlp;
 pub mod net;
@@ -127,26 +126,23 @@ pub fn init_bias(n: usize, fan_in: usize, init: Init, rng: &mut impl Rng) -> Vec
 }
 
 /// A float parameter of `shape` holding `values`.
-pub fn param<B: Backend, const D: usize>(
+pub fn param<const D: usize>(
     values: Vec<f32>,
     shape: [usize; D],
-    device: &B::Device,
-) -> Param<Tensor<B, D>> {
-    Param::from_tensor(Tensor::from_data(
-        TensorData::new(values, shape).convert::<B::FloatElem>(),
-        device,
-    ))
+    device: &Device,
+) -> Param<Tensor<D>> {
+    Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device))
 }
 
 /// A linear layer initialized per `init`, drawing from `rng` rather than burn's global backend
 /// RNG, so that the same seed gives the same weights whatever else runs in the process.
-pub fn seeded_linear<B: Backend>(
+pub fn seeded_linear(
     d_in: usize,
     d_out: usize,
     init: Init,
     rng: &mut impl Rng,
-    device: &B::Device,
-) -> Linear<B> {
+    device: &Device,
+) -> Linear {
     let w = init_weights(d_in * d_out, d_in, d_out, init, rng);
     let b = init_bias(d_out, d_in, init, rng);
     Linear {
@@ -156,20 +152,20 @@ pub fn seeded_linear<B: Backend>(
 }
 
 /// The weights of a linear layer as `(weight [d_in, d_out] row-major, bias [d_out])`.
-pub fn linear_weights<B: Backend>(l: &Linear<B>) -> (Vec<usize>, Vec<f32>, Vec<f32>) {
+pub fn linear_weights(l: &Linear) -> (Vec<usize>, Vec<f32>, Vec<f32>) {
     let w = l.weight.val();
     let dims = w.dims().to_vec();
     let w = w
         .into_data()
         .convert::<f32>()
-        .into_vec::<f32>()
+        .try_into_vec::<f32>()
         .unwrap_or_default();
     let b = match &l.bias {
         Some(b) => b
             .val()
             .into_data()
             .convert::<f32>()
-            .into_vec::<f32>()
+            .try_into_vec::<f32>()
             .unwrap_or_default(),
         None => vec![0.0; dims[1]],
     };

@@ -46,31 +46,27 @@ pub enum NetError {
 /// The generator body.
 #[derive(Module, Debug)]
 #[allow(clippy::large_enum_variant)]
-pub enum GeneratorBody<B: Backend> {
+pub enum GeneratorBody {
     /// [`MlpGenerator`].
-    Mlp(MlpGenerator<B>),
+    Mlp(MlpGenerator),
     /// [`DcganGenerator`].
-    Dcgan(DcganGenerator<B>),
+    Dcgan(DcganGenerator),
 }
 
 /// A generator: latents `[N, latent]` (and labels `[N]` when conditional) -> images.
 #[derive(Module, Debug)]
-pub struct Generator<B: Backend> {
+pub struct Generator {
     /// The network.
-    pub body: GeneratorBody<B>,
+    pub body: GeneratorBody,
     /// Label embedding `[classes, LABEL_EMBED_DIM]`, appended to the latent (conditional only).
-    pub label_embedding: Option<Param<Tensor<B, 2>>>,
+    pub label_embedding: Option<Param<Tensor<2>>>,
     /// Latent length.
     pub latent_dim: usize,
 }
 
-impl<B: Backend> Generator<B> {
+impl Generator {
     /// A seeded generator for `config`.
-    pub fn new(
-        config: &NetConfig,
-        rng: &mut impl Rng,
-        device: &B::Device,
-    ) -> Result<Self, NetError> {
+    pub fn new(config: &NetConfig, rng: &mut impl Rng, device: &Device) -> Result<Self, NetError> {
         check(config)?;
         let conditional = config.num_classes > 0;
         let in_dim = config.latent_dim + if conditional { LABEL_EMBED_DIM } else { 0 };
@@ -130,7 +126,7 @@ impl<B: Backend> Generator<B> {
     /// draws class `labels[i]` (values in `0..num_classes`); given no labels it uses the
     /// balanced labels `i % num_classes`, as the runtime does. Labels are ignored by an
     /// unconditional generator.
-    pub fn forward(&self, z: Tensor<B, 2>, labels: Option<Tensor<B, 1, Int>>) -> Tensor<B, 4> {
+    pub fn forward(&self, z: Tensor<2>, labels: Option<Tensor<1, Int>>) -> Tensor<4> {
         let x = match &self.label_embedding {
             Some(embedding) => {
                 let n = z.dims()[0];
@@ -157,11 +153,7 @@ impl<B: Backend> Generator<B> {
 }
 
 /// Labels `i % classes` for `i in 0..n`.
-pub fn balanced_labels<B: Backend>(
-    n: usize,
-    classes: usize,
-    device: &B::Device,
-) -> Tensor<B, 1, Int> {
+pub fn balanced_labels(n: usize, classes: usize, device: &Device) -> Tensor<1, Int> {
     let v: Vec<i64> = (0..n as u64)
         .map(|i| gan_runtime::balanced_label(i, classes))
         .collect();
@@ -171,42 +163,38 @@ pub fn balanced_labels<B: Backend>(
 /// The discriminator body.
 #[derive(Module, Debug)]
 #[allow(clippy::large_enum_variant)]
-pub enum DiscriminatorBody<B: Backend> {
+pub enum DiscriminatorBody {
     /// [`MlpDiscriminator`].
-    Mlp(MlpDiscriminator<B>),
+    Mlp(MlpDiscriminator),
     /// [`DcganDiscriminator`].
-    Dcgan(DcganDiscriminator<B>),
+    Dcgan(DcganDiscriminator),
 }
 
 /// A discriminator (or WGAN critic): images (and labels when conditional) -> one raw score
 /// per image, `[N, 1]`.
 #[derive(Module, Debug)]
-pub struct Discriminator<B: Backend> {
+pub struct Discriminator {
     /// Image to features.
-    pub body: DiscriminatorBody<B>,
+    pub body: DiscriminatorBody,
     /// Features to the unconditional score.
-    pub head: Linear<B>,
+    pub head: Linear,
     /// Class embedding `[classes, features]` whose dot product with the features is added to
     /// the score (conditional only).
-    pub projection: Option<Param<Tensor<B, 2>>>,
+    pub projection: Option<Param<Tensor<2>>>,
 }
 
 /// A forward pass's record, for [`Discriminator::input_gradient`].
 #[derive(Debug, Clone)]
-pub enum Trace<B: Backend> {
+pub enum Trace {
     /// From an MLP body.
-    Mlp(MlpTrace<B>),
+    Mlp(MlpTrace),
     /// From a DCGAN body.
-    Dcgan(DcganTrace<B>),
+    Dcgan(DcganTrace),
 }
 
-impl<B: Backend> Discriminator<B> {
+impl Discriminator {
     /// A seeded discriminator for `config`.
-    pub fn new(
-        config: &NetConfig,
-        rng: &mut impl Rng,
-        device: &B::Device,
-    ) -> Result<Self, NetError> {
+    pub fn new(config: &NetConfig, rng: &mut impl Rng, device: &Device) -> Result<Self, NetError> {
         check(config)?;
         let body = match config.arch {
             Arch::Mlp => DiscriminatorBody::Mlp(MlpDiscriminator::new(
@@ -248,20 +236,20 @@ impl<B: Backend> Discriminator<B> {
     /// [`Generator::forward`] for `None`); `dropout_seed` draws dropout masks (`None`: off).
     pub fn forward(
         &self,
-        images: Tensor<B, 4>,
-        labels: Option<Tensor<B, 1, Int>>,
+        images: Tensor<4>,
+        labels: Option<Tensor<1, Int>>,
         dropout_seed: Option<u64>,
-    ) -> Tensor<B, 2> {
+    ) -> Tensor<2> {
         self.forward_traced(images, labels, dropout_seed).0
     }
 
     /// [`Self::forward`], also returning what [`Self::input_gradient`] needs.
     pub fn forward_traced(
         &self,
-        images: Tensor<B, 4>,
-        labels: Option<Tensor<B, 1, Int>>,
+        images: Tensor<4>,
+        labels: Option<Tensor<1, Int>>,
         dropout_seed: Option<u64>,
-    ) -> (Tensor<B, 2>, Trace<B>, Option<Tensor<B, 1, Int>>) {
+    ) -> (Tensor<2>, Trace, Option<Tensor<1, Int>>) {
         let n = images.dims()[0];
         let device = images.device();
         let (h, trace) = match &self.body {
@@ -292,11 +280,7 @@ impl<B: Backend> Discriminator<B> {
     /// chain rule through the head, the projection and the body, using `trace`'s activation
     /// slopes and dropout masks as constants (their derivative is zero almost everywhere).
     /// A test checks it against burn's own `grad` of the input.
-    pub fn input_gradient(
-        &self,
-        trace: &Trace<B>,
-        labels: Option<Tensor<B, 1, Int>>,
-    ) -> Tensor<B, 2> {
+    pub fn input_gradient(&self, trace: &Trace, labels: Option<Tensor<1, Int>>) -> Tensor<2> {
         let w = self.head.weight.val(); // [F, 1]
         let f = w.dims()[0];
         let n = match trace {
