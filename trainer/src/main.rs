@@ -6,6 +6,10 @@
 //! trainer eval --model generator.onnx --data ../shared/data/fashion-mnist --json eval.json
 //! ```
 
+/// See trainer/Cargo.toml: large buffers are reused instead of page-faulted in each step.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};

@@ -238,6 +238,141 @@ mod conv {
     }
 }
 
+mod fused {
+    //! Linear + activation, batch norm + activation and lone activations against burn's
+    //! stock ops, values and gradients.
+    use super::*;
+    use burn::nn::{BatchNormConfig, LinearConfig};
+    use burn::tensor::activation::{leaky_relu, relu, tanh};
+    use gan_trainer::kernels::Act;
+
+    fn t<const D: usize>(seed: u64, dims: [usize; D]) -> Tensor<D> {
+        let n = dims.iter().product();
+        let v: Vec<f64> = gan_runtime::latent(seed, 0, n)
+            .into_iter()
+            .map(f64::from)
+            .collect();
+        Tensor::from_data(TensorData::new(v, dims), &f64_device())
+    }
+
+    fn reference<const D: usize>(x: Tensor<D>, act: Act) -> Tensor<D> {
+        match act {
+            Act::Identity => x,
+            Act::Relu => relu(x),
+            Act::LeakyRelu(s) => leaky_relu(x, s),
+            Act::Tanh => tanh(x),
+        }
+    }
+
+    fn max_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f64 {
+        assert_eq!(a.dims(), b.dims());
+        (a - b).abs().max().into_scalar::<f64>()
+    }
+
+    const ACTS: [Act; 4] = [Act::Identity, Act::Relu, Act::LeakyRelu(0.2), Act::Tanh];
+
+    #[test]
+    fn linear_matches_burn_values_and_gradients() {
+        let ad = f64_device().autodiff();
+        for act in ACTS {
+            let layer = LinearConfig::new(7, 5).init(&ad);
+            let x = t(1, [6, 7]).autodiff().require_grad();
+            let probe = t(2, [6, 5]).autodiff();
+            let ours = kernels::linear(x.clone(), &layer, act);
+            let theirs = reference(layer.forward(x.clone()), act);
+            assert!(
+                max_diff(ours.clone(), theirs.clone()) < 1e-12,
+                "{act:?} value"
+            );
+            let g1 = (ours * probe.clone()).sum().backward();
+            let g2 = (theirs * probe).sum().backward();
+            assert!(
+                max_diff(x.grad(&g1).unwrap(), x.grad(&g2).unwrap()) < 1e-12,
+                "{act:?} dx"
+            );
+            let (w, b) = (&layer.weight, layer.bias.as_ref().unwrap());
+            assert!(
+                max_diff(w.grad(&g1).unwrap(), w.grad(&g2).unwrap()) < 1e-12,
+                "{act:?} dw"
+            );
+            assert!(
+                max_diff(b.grad(&g1).unwrap(), b.grad(&g2).unwrap()) < 1e-12,
+                "{act:?} db"
+            );
+        }
+    }
+
+    #[test]
+    fn batch_norm_matches_burn_values_gradients_and_running_stats() {
+        let ad = f64_device().autodiff();
+        for act in ACTS {
+            let (ours_bn, theirs_bn) = (
+                BatchNormConfig::new(3).init(&ad),
+                BatchNormConfig::new(3).init(&ad),
+            );
+            let x = (t(3, [4, 3, 5, 2]).mul_scalar(2.0).add_scalar(0.5))
+                .autodiff()
+                .require_grad();
+            let probe = t(4, [4, 3, 5, 2]).autodiff();
+            let ours = kernels::batch_norm(x.clone(), &ours_bn, act);
+            let theirs = reference(theirs_bn.forward(x.clone()), act);
+            assert!(
+                max_diff(ours.clone(), theirs.clone()) < 1e-12,
+                "{act:?} value"
+            );
+            let g1 = (ours * probe.clone()).sum().backward();
+            let g2 = (theirs * probe).sum().backward();
+            assert!(
+                max_diff(x.grad(&g1).unwrap(), x.grad(&g2).unwrap()) < 1e-12,
+                "{act:?} dx"
+            );
+            for (a, b) in [
+                (&ours_bn.gamma, &theirs_bn.gamma),
+                (&ours_bn.beta, &theirs_bn.beta),
+            ] {
+                assert!(
+                    max_diff(a.grad(&g1).unwrap(), b.grad(&g2).unwrap()) < 1e-12,
+                    "{act:?}"
+                );
+            }
+            let stats = |bn: &burn::nn::BatchNorm| {
+                (bn.running_mean.value_sync(), bn.running_var.value_sync())
+            };
+            let (m1, v1) = stats(&ours_bn);
+            let (m2, v2) = stats(&theirs_bn);
+            assert!(
+                max_diff(m1, m2) < 1e-12 && max_diff(v1, v2) < 1e-12,
+                "{act:?} running"
+            );
+            // Without autodiff, both use the running statistics.
+            let x = t(5, [2, 3, 4, 4]);
+            let ours = kernels::batch_norm(x.clone(), &ours_bn.valid(), act);
+            let theirs = reference(theirs_bn.valid().forward(x), act);
+            assert!(max_diff(ours, theirs) < 1e-12, "{act:?} inference");
+        }
+    }
+
+    #[test]
+    fn activation_matches_burn_values_and_gradients() {
+        for act in ACTS {
+            let x = t(6, [3, 4, 5]).autodiff().require_grad();
+            let probe = t(7, [3, 4, 5]).autodiff();
+            let ours = kernels::activation(x.clone(), act);
+            let theirs = reference(x.clone(), act);
+            assert!(
+                max_diff(ours.clone(), theirs.clone()) < 1e-12,
+                "{act:?} value"
+            );
+            let g1 = (ours * probe.clone()).sum().backward();
+            let g2 = (theirs * probe).sum().backward();
+            assert!(
+                max_diff(x.grad(&g1).unwrap(), x.grad(&g2).unwrap()) < 1e-12,
+                "{act:?} dx"
+            );
+        }
+    }
+}
+
 mod penalty {
     use super::*;
 

@@ -64,6 +64,15 @@ impl ConvGeom {
     }
 }
 
+/// Values one parallel task should cover at least: rayon's per-task cost is a few
+/// microseconds, so tasks over a 7x7 plane each would cost more than the work.
+const TASK_VALUES: usize = 1 << 14;
+
+/// The least number of items of `item_len` values to give one parallel task.
+pub(crate) fn items_per_task(item_len: usize) -> usize {
+    (TASK_VALUES / item_len.max(1)).max(1)
+}
+
 /// Element types the kernels run on.
 pub trait Elem: Copy + Default + AddAssign + Send + Sync + 'static {
     /// 1.
@@ -116,9 +125,11 @@ pub fn im2col<T: Elem>(x: &[T], g: &ConvGeom) -> Vec<T> {
                             if g.stride == 1 {
                                 let ix0 = xlo + kj - g.pad;
                                 d[xlo..xhi].copy_from_slice(&src[ix0..ix0 + xhi - xlo]);
-                            } else {
-                                for ox in xlo..xhi {
-                                    d[ox] = src[ox * g.stride + kj - g.pad];
+                            } else if xlo < xhi {
+                                let ix0 = xlo * g.stride + kj - g.pad;
+                                let from = src[ix0..].iter().step_by(g.stride);
+                                for (v, &s) in d[xlo..xhi].iter_mut().zip(from) {
+                                    *v = s;
                                 }
                             }
                         }
@@ -137,6 +148,7 @@ pub fn col2im<T: Elem>(cols: &[T], g: &ConvGeom) -> Vec<T> {
     // Parallel over (n, c) planes: each is written by one task only.
     x.par_chunks_mut(g.h * g.w)
         .enumerate()
+        .with_min_len(items_per_task(g.h * g.w))
         .for_each(|(nc, plane)| {
             let (n, c) = (nc / g.c, nc % g.c);
             for ki in 0..g.kh {
@@ -145,12 +157,17 @@ pub fn col2im<T: Elem>(cols: &[T], g: &ConvGeom) -> Vec<T> {
                     let (xlo, xhi) = valid_range(ow, g.w, kj, g.stride, g.pad);
                     let row = &cols[((c * g.kh + ki) * g.kw + kj) * ncols..][..ncols];
                     let src = &row[n * oh * ow..][..oh * ow];
+                    if xlo == xhi {
+                        continue;
+                    }
+                    let ix0 = xlo * g.stride + kj - g.pad;
                     for oy in ylo..yhi {
                         let iy = oy * g.stride + ki - g.pad;
-                        let dst = &mut plane[iy * g.w..][..g.w];
-                        let s = &src[oy * ow..][..ow];
-                        for ox in xlo..xhi {
-                            dst[ox * g.stride + kj - g.pad] += s[ox];
+                        let dst = plane[iy * g.w + ix0..(iy + 1) * g.w]
+                            .iter_mut()
+                            .step_by(g.stride);
+                        for (d, &v) in dst.zip(&src[oy * ow + xlo..oy * ow + xhi]) {
+                            *d += v;
                         }
                     }
                 }
@@ -249,11 +266,14 @@ pub fn matmul<T: Elem>(a: Mat<T>, b: Mat<T>) -> Vec<T> {
 /// `[A, B, R]` -> `[B, A, R]` (swap the two outer axes of a row-major buffer).
 pub fn swap_outer<T: Elem>(x: &[T], a: usize, b: usize, r: usize) -> Vec<T> {
     let mut out = vec![T::default(); x.len()];
-    out.par_chunks_mut(a * r).enumerate().for_each(|(j, dst)| {
-        for i in 0..a {
-            dst[i * r..][..r].copy_from_slice(&x[(i * b + j) * r..][..r]);
-        }
-    });
+    out.par_chunks_mut(a * r)
+        .enumerate()
+        .with_min_len(items_per_task(a * r))
+        .for_each(|(j, dst)| {
+            for i in 0..a {
+                dst[i * r..][..r].copy_from_slice(&x[(i * b + j) * r..][..r]);
+            }
+        });
     out
 }
 
@@ -273,12 +293,15 @@ pub fn sum_channels<T: Elem>(x: &[T], n: usize, c: usize, s: usize) -> Vec<T> {
 /// Adds `bias[c]` to every value of channel `c` of `[N, C, S]`.
 pub fn add_bias<T: Elem>(x: &mut [T], bias: &[T], s: usize) {
     let c = bias.len();
-    x.par_chunks_mut(s).enumerate().for_each(|(i, plane)| {
-        let b = bias[i % c];
-        for v in plane {
-            *v += b;
-        }
-    });
+    x.par_chunks_mut(s)
+        .enumerate()
+        .with_min_len(items_per_task(s))
+        .for_each(|(i, plane)| {
+            let b = bias[i % c];
+            for v in plane {
+                *v += b;
+            }
+        });
 }
 
 /// Convolution forward: `x` `[N, C, H, W]`, `w` `[OC, C, KH, KW]` -> `[N, OC, OH, OW]`.

@@ -18,9 +18,11 @@
 //! ```
 
 pub mod backend;
+pub mod fused;
 pub mod im2col;
 
 use burn::backend::Dispatch;
+use burn::nn::{BatchNorm, Linear};
 use burn::prelude::*;
 use burn::tensor::module;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
@@ -67,4 +69,66 @@ pub fn conv_transpose2d(x: Tensor<4>, w: Tensor<4>, bias: Option<Tensor<1>>, c: 
         Some(b) => Dispatch::kernel_conv_transpose2d_bias(x, w, b.into_dispatch(), c.stride, c.pad),
         None => Dispatch::kernel_conv_transpose2d(x, w, c.stride, c.pad),
     })
+}
+
+pub use fused::Act;
+
+/// `act(x W + b)` of a burn `Linear` (which must have a bias): `x` `[N, in]` -> `[N, out]`,
+/// one GEMM and one pass, with its own backward pass on the CPU.
+pub fn linear(x: Tensor<2>, layer: &Linear, act: Act) -> Tensor<2> {
+    let bias = layer
+        .bias
+        .as_ref()
+        .expect("the networks' linear layers all have a bias");
+    if !on_flex(&x) {
+        return activation(layer.forward(x), act);
+    }
+    Tensor::from_dispatch(Dispatch::kernel_linear(
+        x.into_dispatch(),
+        layer.weight.val().into_dispatch(),
+        bias.val().into_dispatch(),
+        act,
+    ))
+}
+
+/// `act(x)`, elementwise, with its own backward pass on the CPU.
+pub fn activation<const D: usize>(x: Tensor<D>, act: Act) -> Tensor<D> {
+    if !on_flex(&x) {
+        return match act {
+            Act::Identity => x,
+            Act::Relu => burn::tensor::activation::relu(x),
+            Act::LeakyRelu(s) => burn::tensor::activation::leaky_relu(x, s),
+            Act::Tanh => burn::tensor::activation::tanh(x),
+        };
+    }
+    Tensor::from_dispatch(Dispatch::kernel_activation(x.into_dispatch(), act))
+}
+
+/// `act(norm(x))` for `x` `[N, C, ...]`. While training (autodiff device, layer not frozen)
+/// it normalizes with the batch statistics and updates the running ones as burn's
+/// `BatchNorm` does (PyTorch's rule: `running = (1 - momentum) running + momentum batch`, biased
+/// batch variance, as burn); otherwise it uses the running statistics.
+pub fn batch_norm<const D: usize>(x: Tensor<D>, norm: &BatchNorm, act: Act) -> Tensor<D> {
+    let training = x.device().is_autodiff() && norm.training.is_enabled();
+    if !training || !on_flex(&x) {
+        return activation(norm.forward(x), act);
+    }
+    let device = x.device();
+    let (y, mean, var) = Dispatch::kernel_batch_norm(
+        x.into_dispatch(),
+        norm.gamma.val().into_dispatch(),
+        norm.beta.val().into_dispatch(),
+        norm.epsilon,
+        act,
+    );
+    let (mean, var): (Tensor<1>, Tensor<1>) =
+        (Tensor::from_dispatch(mean), Tensor::from_dispatch(var));
+    let m = norm.momentum;
+    let running_mean = norm.running_mean.value_sync().to_device(&device);
+    let running_var = norm.running_var.value_sync().to_device(&device);
+    norm.running_mean
+        .update((running_mean.mul_scalar(1.0 - m) + mean.detach().mul_scalar(m)).detach());
+    norm.running_var
+        .update((running_var.mul_scalar(1.0 - m) + var.detach().mul_scalar(m)).detach());
+    Tensor::from_dispatch(y)
 }

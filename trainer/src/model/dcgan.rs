@@ -11,13 +11,12 @@ use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::{leaky_relu, relu, tanh};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::mlp::{leaky_slope, LEAKY_SLOPE};
 use super::{init_bias, init_weights, param, seeded_linear, ImageShape, Init};
-use crate::kernels::{conv2d, conv_transpose2d, Conv};
+use crate::kernels::{self, conv2d, conv_transpose2d, Act, Conv};
 
 /// Kernel side of every (transposed) convolution.
 pub const KERNEL: usize = 4;
@@ -155,23 +154,19 @@ impl DcganGenerator {
     /// under autodiff (training) and the running ones otherwise (inference, export).
     pub fn forward(&self, z: Tensor<2>) -> Tensor<4> {
         let n = z.dims()[0];
-        let x = self.project.forward(z).reshape([
+        let x = kernels::linear(z, &self.project, Act::Identity).reshape([
             n,
             self.start_channels,
             self.start_height,
             self.start_width,
         ]);
-        let mut x = relu(self.project_norm.forward(x));
+        let mut x = kernels::batch_norm(x, &self.project_norm, Act::Relu);
         for (i, up) in self.ups.iter().enumerate() {
-            x = conv_transpose2d(
-                x,
-                up.weight.val(),
-                up.bias.as_ref().map(|b| b.val()),
-                STRIDE2,
-            );
+            let bias = up.bias.as_ref().map(|b| b.val());
+            x = conv_transpose2d(x, up.weight.val(), bias, STRIDE2);
             x = match self.norms.get(i) {
-                Some(norm) => relu(norm.forward(x)),
-                None => tanh(x),
+                Some(norm) => kernels::batch_norm(x, norm, Act::Relu),
+                None => kernels::activation(x, Act::Tanh),
             };
         }
         x
@@ -257,36 +252,33 @@ impl DcganDiscriminator {
         c * (self.height >> k) * (self.width >> k)
     }
 
-    /// Features of `images` and the trace for [`Self::input_gradient`]. `dropout_seed` draws
-    /// the dropout masks (`None`: no dropout, as at evaluation).
+    /// Features of `images` and (when `traced`) the trace for [`Self::input_gradient`].
+    /// `dropout_seed` draws the dropout masks (`None`: no dropout, as at evaluation).
     pub fn features(
         &self,
         images: Tensor<4>,
         dropout_seed: Option<u64>,
+        traced: bool,
     ) -> (Tensor<2>, DcganTrace) {
         let mut rng = dropout_seed.map(ChaCha8Rng::seed_from_u64);
         let mut x = images;
-        let mut scales = Vec::with_capacity(self.convs.len());
+        let mut scales = Vec::new();
+        let leaky = Act::LeakyRelu(LEAKY_SLOPE);
         for (i, conv) in self.convs.iter().enumerate() {
-            let mut pre = conv2d(
-                x,
-                conv.weight.val(),
-                conv.bias.as_ref().map(|b| b.val()),
-                STRIDE2,
-            );
-            if i > 0 {
-                if let Some(norm) = self.norms.get(i - 1) {
-                    pre = norm.forward(pre);
-                }
-            }
-            let mut scale = leaky_slope(pre.clone().detach());
-            x = leaky_relu(pre, LEAKY_SLOPE);
+            let bias = conv.bias.as_ref().map(|b| b.val());
+            let pre = conv2d(x, conv.weight.val(), bias, STRIDE2);
+            x = match i.checked_sub(1).and_then(|j| self.norms.get(j)) {
+                Some(norm) => kernels::batch_norm(pre, norm, leaky),
+                None => kernels::activation(pre, leaky),
+            };
+            // LeakyReLU keeps the sign: its slope is read off the output.
+            let mut scale = traced.then(|| leaky_slope(x.clone().detach()));
             if let (Some(rng), true) = (rng.as_mut(), self.dropout > 0.0) {
                 let mask = dropout_mask(x.dims(), self.dropout, rng, &x.device());
                 x = x * mask.clone();
-                scale = scale * mask;
+                scale = scale.map(|s| s * mask);
             }
-            scales.push(scale);
+            scales.extend(scale);
         }
         let out_shape = x.dims();
         (x.flatten(1, 3), DcganTrace { scales, out_shape })
@@ -310,8 +302,14 @@ impl DcganDiscriminator {
 fn dropout_mask(dims: [usize; 4], p: f64, rng: &mut ChaCha8Rng, device: &Device) -> Tensor<4> {
     let keep = (1.0 / (1.0 - p)) as f32;
     let n: usize = dims.iter().product();
-    let values: Vec<f32> = (0..n)
-        .map(|_| if rng.random::<f64>() < p { 0.0 } else { keep })
+    // One u32 per value, compared with p * 2^32: half the stream `random::<f64>()`
+    // would draw per value, and no float conversion.
+    let threshold = (p * 4_294_967_296.0).round() as u64;
+    let mut bits = vec![0u32; n];
+    rng.fill(&mut bits[..]);
+    let values: Vec<f32> = bits
+        .into_iter()
+        .map(|b| if u64::from(b) < threshold { 0.0 } else { keep })
         .collect();
     Tensor::from_data(TensorData::new(values, dims), device)
 }

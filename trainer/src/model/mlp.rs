@@ -4,10 +4,10 @@
 
 use burn::nn::Linear;
 use burn::prelude::*;
-use burn::tensor::activation::{leaky_relu, tanh};
 use rand::Rng;
 
 use super::{seeded_linear, ImageShape, Init};
+use crate::kernels::{self, Act};
 
 /// Hidden widths of the generator.
 pub const G_HIDDEN: [usize; 3] = [256, 512, 1024];
@@ -74,12 +74,12 @@ impl MlpGenerator {
         let last = self.layers.len() - 1;
         let mut x = z;
         for (i, layer) in self.layers.iter().enumerate() {
-            x = layer.forward(x);
-            x = if i < last {
-                leaky_relu(x, LEAKY_SLOPE)
+            let act = if i < last {
+                Act::LeakyRelu(LEAKY_SLOPE)
             } else {
-                tanh(x)
+                Act::Tanh
             };
+            x = kernels::linear(x, layer, act);
         }
         x.reshape([n, self.channels, self.height, self.width])
     }
@@ -123,14 +123,17 @@ impl MlpDiscriminator {
         D_HIDDEN[D_HIDDEN.len() - 1]
     }
 
-    /// Features `[N, 256]` of `images`, and the trace for [`Self::input_gradient`].
-    pub fn features(&self, images: Tensor<4>) -> (Tensor<2>, MlpTrace) {
+    /// Features `[N, 256]` of `images`, and (when `traced`) the trace for
+    /// [`Self::input_gradient`].
+    pub fn features(&self, images: Tensor<4>, traced: bool) -> (Tensor<2>, MlpTrace) {
         let mut x: Tensor<2> = images.flatten(1, 3);
-        let mut slopes = Vec::with_capacity(self.layers.len());
+        let mut slopes = Vec::new();
         for layer in &self.layers {
-            let pre = layer.forward(x);
-            slopes.push(leaky_slope(pre.clone().detach()));
-            x = leaky_relu(pre, LEAKY_SLOPE);
+            x = kernels::linear(x, layer, Act::LeakyRelu(LEAKY_SLOPE));
+            if traced {
+                // LeakyReLU keeps the sign: its slope is read off the output.
+                slopes.push(leaky_slope(x.clone().detach()));
+            }
         }
         (x, MlpTrace { slopes })
     }

@@ -240,7 +240,7 @@ impl Discriminator {
         labels: Option<Tensor<1, Int>>,
         dropout_seed: Option<u64>,
     ) -> Tensor<2> {
-        self.forward_traced(images, labels, dropout_seed).0
+        self.scores(images, labels, dropout_seed, false).0
     }
 
     /// [`Self::forward`], also returning what [`Self::input_gradient`] needs.
@@ -250,15 +250,26 @@ impl Discriminator {
         labels: Option<Tensor<1, Int>>,
         dropout_seed: Option<u64>,
     ) -> (Tensor<2>, Trace, Option<Tensor<1, Int>>) {
+        self.scores(images, labels, dropout_seed, true)
+    }
+
+    /// Scores, the trace (empty unless `traced`) and the labels used.
+    fn scores(
+        &self,
+        images: Tensor<4>,
+        labels: Option<Tensor<1, Int>>,
+        dropout_seed: Option<u64>,
+        traced: bool,
+    ) -> (Tensor<2>, Trace, Option<Tensor<1, Int>>) {
         let n = images.dims()[0];
         let device = images.device();
         let (h, trace) = match &self.body {
             DiscriminatorBody::Mlp(d) => {
-                let (h, t) = d.features(images);
+                let (h, t) = d.features(images, traced);
                 (h, Trace::Mlp(t))
             }
             DiscriminatorBody::Dcgan(d) => {
-                let (h, t) = d.features(images, dropout_seed);
+                let (h, t) = d.features(images, dropout_seed, traced);
                 (h, Trace::Dcgan(t))
             }
         };
