@@ -38,6 +38,7 @@ when that is near 0). Each case prints one machine-readable line:
 
 import argparse
 import json
+import resource
 import math
 import os
 import statistics
@@ -521,6 +522,9 @@ def main():
     except (RuntimeError, ValueError) as e:
         print(f"bench_torch: {e}", file=sys.stderr)
         return 1
+    # Peak resident memory of this process (Linux reports ru_maxrss in KiB).
+    report["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"# peak_rss_mib={report['peak_rss_mib']:.1f}", flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2)

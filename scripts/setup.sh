@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
 # Installs what the project needs beyond Rust (idempotent):
-# - OpenBLAS (Debian's libopenblas-dev), which the trainer's burn ndarray backend links for GEMM;
 # - ONNX Runtime's shared library, from the PyPI wheel `onnxruntime` (the version the `ort`
 #   crate wraps), into .venv/.
 # - headless Chromium + chromedriver (Debian's chromium, chromium-driver) for the browser tests.
@@ -9,7 +8,6 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 . "$root/scripts/lib.sh"
-install_debs "OpenBLAS for the trainer" libopenblas-dev pkg-config
 install_debs "headless Chromium + WebDriver for the browser tests" chromium chromium-driver
 
 ORT_WHEEL_VERSION="1.31.1" # ort 2.0.0-rc.15 wraps ONNX Runtime 1.31

@@ -45,6 +45,11 @@
 //! The model is `models/fashion-mlp.onnx` when it exists, else an untrained MLP generator of
 //! the same architecture exported to a temporary directory (weights do not change the cost).
 
+/// The trainer binary's allocator (trainer/Cargo.toml says why), so trainer figures are the
+/// binary's.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -388,7 +393,7 @@ fn time_round(min_seconds: f64, mut f: impl FnMut(u64) -> Result<()>) -> Result<
 
 fn bench_trainer(dataset: &Dataset, data_dir: &Path) -> Result<()> {
     println!(
-        "Trainer: GAN train steps on {} ({} images {}x{}x{}), burn ndarray backend",
+        "Trainer: GAN train steps on {} ({} images {}x{}x{}), burn-flex + our kernels",
         data_dir.display(),
         dataset.len,
         dataset.channels,

@@ -1,7 +1,8 @@
 //! # gan-trainer
 //!
-//! Trains GAN generators with [burn](https://burn.dev) (ndarray CPU backend + autodiff) and
-//! exports them to ONNX with their contract in the metadata, ready for `gan-runtime`.
+//! Trains GAN generators with [burn](https://burn.dev) (burn-flex on the CPU with our own
+//! kernels, autodiff) and exports them to ONNX with their contract in the metadata, ready for
+//! `gan-runtime`.
 //!
 //! ```no_run
 //! use gan_trainer::{data, export, run};

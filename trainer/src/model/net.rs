@@ -286,7 +286,7 @@ impl Discriminator {
 
     /// The gradient of each image's score with respect to that image, `[N, C*H*W]`, as a
     /// differentiable function of D's weights, so that a penalty on it (WGAN-GP) trains D
-    /// with ordinary first-order autodiff. burn 0.21's autodiff does not differentiate a
+    /// with ordinary first-order autodiff. burn's autodiff does not differentiate a
     /// backward pass (no double backward), so the input gradient is written out here: the
     /// chain rule through the head, the projection and the body, using `trace`'s activation
     /// slopes and dropout masks as constants (their derivative is zero almost everywhere).
