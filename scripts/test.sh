@@ -17,5 +17,7 @@ cargo fmt --manifest-path wasm/Cargo.toml -- --check
 CARGO_TARGET_DIR=target/wasm cargo test --manifest-path wasm/Cargo.toml --release
 echo "== cargo test"
 cargo test --release --workspace
+echo "== trainer with the wgpu backend compiled in (cargo check; the cuda feature cannot be built here, see README)"
+cargo check --release -p gan-trainer --features wgpu
 echo "== execution-provider fallback with the cuda feature compiled in (CPU-only ONNX Runtime here)"
 cargo test --release -p gan-runtime --features cuda --test augment

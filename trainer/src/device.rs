@@ -17,7 +17,7 @@ pub enum DeviceKind {
     #[default]
     Cpu,
     /// An NVIDIA GPU through burn-cuda (build with `--features cuda`; CUDA is loaded at run
-    /// time, no toolkit is needed to build).
+    /// time, no toolkit is needed, but the build downloads an LLVM bundle: see the README).
     Cuda,
     /// A GPU through burn-wgpu (build with `--features wgpu`).
     Wgpu,
