@@ -53,7 +53,8 @@ mod conv {
     }
 
     /// (batch, in channels, out channels, height, width, kernel, stride, padding)
-    const CASES: [(usize, usize, usize, usize, usize, usize, usize, usize); 5] = [
+    type Case = (usize, usize, usize, usize, usize, usize, usize, usize);
+    const CASES: [Case; 5] = [
         (2, 3, 5, 8, 6, 4, 2, 1),
         (1, 1, 2, 28, 28, 4, 2, 1),
         (3, 4, 1, 4, 10, 4, 2, 1),
