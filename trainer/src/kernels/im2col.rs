@@ -343,7 +343,10 @@ pub fn conv_backward<T: Elem>(
     let dy_m = Mat::new(&dy_c, oc, g.cols());
     let dw = need_dw.then(|| {
         let cols = im2col(x, g);
-        matmul(dy_m, Mat::new(&cols, g.rows(), g.cols()).t())
+        // dW^T = cols dy^T, then transposed: the GEMM reads the long `N*OH*OW` axis
+        // contiguously in both operands, about 2x faster here than `dy cols^T`.
+        let dw_t = matmul(Mat::new(&cols, g.rows(), g.cols()), dy_m.t());
+        swap_outer(&dw_t, g.rows(), oc, 1)
     });
     let dx = need_dx.then(|| {
         let dcols = matmul(Mat::new(w, oc, g.rows()).t(), dy_m);
@@ -393,7 +396,9 @@ pub fn conv_transpose_backward<T: Elem>(
     });
     let dw = need_dw.then(|| {
         let x_c = swap_outer(x, g.n, ic, s);
-        matmul(Mat::new(&x_c, ic, g.cols()), cols_m.t())
+        // As in `conv_backward`: dW^T = cols x^T, then transposed.
+        let dw_t = matmul(cols_m, Mat::new(&x_c, ic, g.cols()).t());
+        swap_outer(&dw_t, g.rows(), ic, 1)
     });
     (dx, dw, db)
 }
