@@ -314,13 +314,52 @@ fn with_batch(g: &ConvGeom, n: usize) -> ConvGeom {
     ConvGeom { n, ..*g }
 }
 
-/// Sums `part` into `acc` (the weight gradient over batch chunks, in chunk order).
-fn accumulate<T: Elem>(acc: &mut Option<Vec<T>>, part: Option<Vec<T>>) {
-    match (acc.as_mut(), part) {
-        (Some(a), Some(p)) => a.iter_mut().zip(p).for_each(|(a, p)| *a += p),
-        (None, p) => *acc = p,
-        _ => {}
+/// `forward` over the batch in chunks (`x_len` / `y_len`: values per sample in and out), the
+/// outputs concatenated.
+fn chunked_forward<T: Elem>(
+    x: &[T],
+    g: &ConvGeom,
+    (x_len, y_len): (usize, usize),
+    forward: impl Fn(&[T], &ConvGeom) -> Vec<T>,
+) -> Vec<T> {
+    let mut y = Vec::with_capacity(g.n * y_len);
+    for (start, n) in batch_chunks(g) {
+        y.extend(forward(
+            &x[start * x_len..(start + n) * x_len],
+            &with_batch(g, n),
+        ));
     }
+    y
+}
+
+/// `backward` over the batch in chunks: the input gradients concatenated, the weight
+/// gradients summed in chunk order (so the sum does not depend on threads).
+fn chunked_backward<T: Elem>(
+    x: &[T],
+    dy: &[T],
+    g: &ConvGeom,
+    (x_len, y_len): (usize, usize),
+    need_dx: bool,
+    backward: impl Fn(&[T], &[T], &ConvGeom) -> (Option<Vec<T>>, Option<Vec<T>>),
+) -> (Option<Vec<T>>, Option<Vec<T>>) {
+    let mut dx = need_dx.then(|| Vec::with_capacity(g.n * x_len));
+    let mut dw: Option<Vec<T>> = None;
+    for (start, n) in batch_chunks(g) {
+        let (dxc, dwc) = backward(
+            &x[start * x_len..(start + n) * x_len],
+            &dy[start * y_len..(start + n) * y_len],
+            &with_batch(g, n),
+        );
+        if let (Some(dx), Some(dxc)) = (dx.as_mut(), dxc) {
+            dx.extend(dxc);
+        }
+        match (dw.as_mut(), dwc) {
+            (Some(acc), Some(part)) => acc.iter_mut().zip(part).for_each(|(a, p)| *a += p),
+            (None, part) => dw = part,
+            _ => {}
+        }
+    }
+    (dx, dw)
 }
 
 /// Convolution forward: `x` `[N, C, H, W]`, `w` `[OC, C, KH, KW]` -> `[N, OC, OH, OW]`.
@@ -331,13 +370,8 @@ pub fn conv_forward<T: Elem>(
     g: &ConvGeom,
     oc: usize,
 ) -> Vec<T> {
-    let (x_len, y_len) = (g.c * g.h * g.w, oc * g.oh() * g.ow());
-    let mut y = Vec::with_capacity(g.n * y_len);
-    for (start, n) in batch_chunks(g) {
-        let xs = &x[start * x_len..(start + n) * x_len];
-        y.extend(conv_forward_chunk(xs, w, bias, &with_batch(g, n), oc));
-    }
-    y
+    let lens = (g.c * g.h * g.w, oc * g.oh() * g.ow());
+    chunked_forward(x, g, lens, |x, g| conv_forward_chunk(x, w, bias, g, oc))
 }
 
 /// Convolution backward: `(dx, dw, dbias)` for the output gradient `dy` `[N, OC, OH, OW]`.
@@ -351,18 +385,10 @@ pub fn conv_backward<T: Elem>(
     need_dx: bool,
     need_dw: bool,
 ) -> (Option<Vec<T>>, Option<Vec<T>>, Vec<T>) {
-    let (x_len, y_len) = (g.c * g.h * g.w, oc * g.oh() * g.ow());
-    let mut dx = need_dx.then(|| Vec::with_capacity(g.n * x_len));
-    let mut dw = None;
-    for (start, n) in batch_chunks(g) {
-        let xs = &x[start * x_len..(start + n) * x_len];
-        let dys = &dy[start * y_len..(start + n) * y_len];
-        let (dxc, dwc) = conv_backward_chunk(xs, w, dys, &with_batch(g, n), oc, need_dx, need_dw);
-        if let (Some(dx), Some(dxc)) = (dx.as_mut(), dxc) {
-            dx.extend(dxc);
-        }
-        accumulate(&mut dw, dwc);
-    }
+    let lens = (g.c * g.h * g.w, oc * g.oh() * g.ow());
+    let (dx, dw) = chunked_backward(x, dy, g, lens, need_dx, |x, dy, g| {
+        conv_backward_chunk(x, w, dy, g, oc, need_dx, need_dw)
+    });
     (dx, dw, sum_channels(dy, g.n, oc, g.oh() * g.ow()))
 }
 
@@ -376,19 +402,10 @@ pub fn conv_transpose_forward<T: Elem>(
     g: &ConvGeom,
     ic: usize,
 ) -> Vec<T> {
-    let (x_len, y_len) = (ic * g.oh() * g.ow(), g.c * g.h * g.w);
-    let mut y = Vec::with_capacity(g.n * y_len);
-    for (start, n) in batch_chunks(g) {
-        let xs = &x[start * x_len..(start + n) * x_len];
-        y.extend(conv_transpose_forward_chunk(
-            xs,
-            w,
-            bias,
-            &with_batch(g, n),
-            ic,
-        ));
-    }
-    y
+    let lens = (ic * g.oh() * g.ow(), g.c * g.h * g.w);
+    chunked_forward(x, g, lens, |x, g| {
+        conv_transpose_forward_chunk(x, w, bias, g, ic)
+    })
 }
 
 /// Transposed convolution backward: `(dx, dw, dbias)` for `dy` `[N, OC, OH', OW']` (the
@@ -402,23 +419,14 @@ pub fn conv_transpose_backward<T: Elem>(
     need_dx: bool,
     need_dw: bool,
 ) -> (Option<Vec<T>>, Option<Vec<T>>, Vec<T>) {
-    let (x_len, y_len) = (ic * g.oh() * g.ow(), g.c * g.h * g.w);
-    let mut dx = need_dx.then(|| Vec::with_capacity(g.n * x_len));
-    let mut dw = None;
-    for (start, n) in batch_chunks(g) {
-        let xs = &x[start * x_len..(start + n) * x_len];
-        let dys = &dy[start * y_len..(start + n) * y_len];
-        let (dxc, dwc) =
-            conv_transpose_backward_chunk(xs, w, dys, &with_batch(g, n), ic, need_dx, need_dw);
-        if let (Some(dx), Some(dxc)) = (dx.as_mut(), dxc) {
-            dx.extend(dxc);
-        }
-        accumulate(&mut dw, dwc);
-    }
+    let lens = (ic * g.oh() * g.ow(), g.c * g.h * g.w);
+    let (dx, dw) = chunked_backward(x, dy, g, lens, need_dx, |x, dy, g| {
+        conv_transpose_backward_chunk(x, w, dy, g, ic, need_dx, need_dw)
+    });
     (dx, dw, sum_channels(dy, g.n, g.c, g.h * g.w))
 }
 
-/// Convolution forward: `x` `[N, C, H, W]`, `w` `[OC, C, KH, KW]` -> `[N, OC, OH, OW]`.
+/// [`conv_forward`] on one chunk of the batch.
 fn conv_forward_chunk<T: Elem>(
     x: &[T],
     w: &[T],
@@ -440,8 +448,7 @@ fn conv_forward_chunk<T: Elem>(
     y
 }
 
-/// Convolution backward: `(dx, dw, dbias)` for the output gradient `dy` `[N, OC, OH, OW]`.
-/// `need_dx` / `need_dw` skip the GEMMs nobody asked for.
+/// [`conv_backward`] on one chunk of the batch.
 fn conv_backward_chunk<T: Elem>(
     x: &[T],
     w: &[T],
@@ -469,9 +476,7 @@ fn conv_backward_chunk<T: Elem>(
     (dx, dw)
 }
 
-/// Transposed convolution forward: `x` `[N, IC, H, W]`, `w` `[IC, OC, KH, KW]` ->
-/// `[N, OC, OH, OW]`, where `g` is the geometry of the *matching convolution* (its input is
-/// the transposed convolution's `[N, OC, OH, OW]` output).
+/// [`conv_transpose_forward`] on one chunk of the batch.
 fn conv_transpose_forward_chunk<T: Elem>(
     x: &[T],
     w: &[T],
@@ -489,8 +494,7 @@ fn conv_transpose_forward_chunk<T: Elem>(
     y
 }
 
-/// Transposed convolution backward: `(dx, dw, dbias)` for `dy` `[N, OC, OH', OW']` (the
-/// matching convolution's input shape).
+/// [`conv_transpose_backward`] on one chunk of the batch.
 fn conv_transpose_backward_chunk<T: Elem>(
     x: &[T],
     w: &[T],
