@@ -21,8 +21,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::DType;
+use burn::tensor::TensorData;
 use burn_onnx::{LoadStrategy, ModelGen};
-use burn_store::{BurnpackStore, BurnpackWriter, ModuleStore, TensorSnapshot};
+use burn_store::burn_pack;
 use gan_runtime::{ElemType, ModelContract, TensorSpec};
 // onnx-ir's protobuf bindings (protobuf 3.7), the ones burn-onnx itself parses models with.
 use onnx_ir::{ModelProto, ValueInfoProto};
@@ -173,28 +174,26 @@ fn spec(v: &ValueInfoProto) -> TensorSpec {
 
 /// Rewrites the burnpack `src` at `dst` with every f32 tensor cast to f16.
 fn write_half(src: &Path, dst: &Path) {
-    let mut store = BurnpackStore::from_file(src);
-    let snapshots = store
-        .get_all_snapshots()
-        .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", src.display())));
-    let half: Vec<TensorSnapshot> = snapshots
-        .values()
-        .map(|s| {
-            if s.dtype != DType::F32 {
-                return s.clone();
+    let cannot_read =
+        |e: burn_pack::Error| -> ! { fail(&format!("cannot read {}: {e}", src.display())) };
+    let reader = burn_pack::Reader::from_file(src).unwrap_or_else(|e| cannot_read(e));
+    let half: Vec<burn_pack::Tensor> = reader
+        .into_tensors()
+        .unwrap_or_else(|e| cannot_read(e))
+        .into_iter()
+        .map(|t| {
+            let (name, dtype, shape, param_id, bytes) =
+                t.into_parts().unwrap_or_else(|e| cannot_read(e));
+            if dtype != DType::F32 {
+                return burn_pack::Tensor::new(name, dtype, shape, param_id, bytes);
             }
-            let data = s
-                .to_data()
-                .unwrap_or_else(|e| fail(&format!("cannot read tensor {}: {e}", s.full_path())));
-            TensorSnapshot::from_data(
-                data.convert_dtype(DType::F16),
-                s.path_stack.clone().unwrap_or_default(),
-                s.container_stack.clone().unwrap_or_default(),
-                s.tensor_id.unwrap_or_default(),
-            )
+            let (bytes, shape, dtype) = TensorData::from_bytes(bytes, shape, dtype)
+                .convert_dtype(DType::F16)
+                .into_parts();
+            burn_pack::Tensor::new(name, dtype, shape, param_id, bytes)
         })
         .collect();
-    BurnpackWriter::new(half)
+    burn_pack::Writer::new(half)
         .with_metadata(
             "producer",
             "gan-wasm build.rs: burn-onnx weights cast to float16",

@@ -1,9 +1,10 @@
 //! # gan-wasm
 //!
 //! The browser generator: the shipped ONNX generator (`models/fashion-mlp.onnx` by default)
-//! turned into burn code at build time by burn-onnx (burn-import), run on burn's ndarray
-//! backend, with the latents and pixel mapping of `gan-runtime`, so that sample `index` of
-//! `seed` is the same image here, natively with ONNX Runtime, and in the browser.
+//! turned into burn code at build time by burn-onnx, run on burn-flex (burn's pure-Rust CPU
+//! backend, SIMD128 in the browser), with the latents and pixel mapping of `gan-runtime`, so
+//! that sample `index` of `seed` is the same image here, natively with ONNX Runtime, and in
+//! the browser.
 //!
 //! The weights are embedded in the module as float16 (half the download) and cast to f32 when
 //! the model loads; all arithmetic is f32. The contract (sizes, classes, dataset) comes from the
@@ -13,9 +14,8 @@
 //! `web/README.md`) is in [`js`]: `model_info()`, `generate(seed, index, count, label?)`,
 //! `interpolate(seed_a, seed_b, index, t, label?)`, `parse_seed(text)`.
 
-use burn::backend::ndarray::{NdArray, NdArrayDevice};
-use burn::tensor::{DType, Int, Tensor, TensorData};
-use burn_store::{BurnpackStore, ModuleAdapter, ModuleSnapshot, TensorSnapshot};
+use burn::tensor::{DType, Device, Int, Tensor, TensorData};
+use burn_store::{BurnpackStore, FloatCastAdapter, ModuleSnapshot};
 use gan_runtime::{latent, latent_batch, ImageBatch, ModelContract};
 
 pub mod js;
@@ -31,9 +31,6 @@ mod model {
 pub mod metadata {
     include!(concat!(env!("OUT_DIR"), "/metadata.rs"));
 }
-
-/// The backend: burn's ndarray, f32, single-threaded on wasm.
-type Backend = NdArray<f32>;
 
 /// The model's weights in burnpack format (float16 by default), aligned like burnpack's own
 /// tensor data so that they can be read in place.
@@ -71,9 +68,9 @@ impl std::error::Error for Error {}
 
 /// The embedded generator: the burn model with its weights, and its contract.
 pub struct Generator {
-    model: model::Model<Backend>,
+    model: model::Model,
     contract: ModelContract,
-    device: NdArrayDevice,
+    device: Device,
 }
 
 impl std::fmt::Debug for Generator {
@@ -99,9 +96,11 @@ impl Generator {
     /// Builds the model and loads the embedded weights (float16 weights become f32).
     pub fn load() -> Result<Self, Error> {
         let contract = contract()?;
-        let device = NdArrayDevice::default();
-        let mut model = model::Model::<Backend>::new(&device);
-        let mut store = BurnpackStore::from_static(&WEIGHTS.0).with_from_adapter(HalfToFull);
+        // burn-flex: burn's pure-Rust CPU backend (SIMD128 on wasm), f32.
+        let device = Device::flex();
+        let mut model = model::Model::new(&device);
+        let mut store = BurnpackStore::from_static(&WEIGHTS.0)
+            .with_from_adapter(FloatCastAdapter::to(DType::F32));
         let result = model
             .load_from(&mut store)
             .map_err(|e| Error::Model(format!("cannot load the embedded weights: {e}")))?;
@@ -179,7 +178,7 @@ impl Generator {
                 c.latent_dim
             )));
         }
-        let z = Tensor::<Backend, 2>::from_data(
+        let z = Tensor::<2>::from_data(
             TensorData::new(latents, [count, c.latent_dim]),
             &self.device,
         );
@@ -187,18 +186,14 @@ impl Generator {
         let image = self.forward(z, labels);
         let data = image
             .into_data()
-            .to_vec::<f32>()
+            .try_to_vec::<f32>()
             .map_err(|e| Error::Model(format!("model output is not f32: {e:?}")))?;
         ImageBatch::new(data, count, c.channels, c.height, c.width, c.output_range)
             .map_err(|e| Error::Model(format!("model output: {e}")))
     }
 
     /// The label tensor for a conditional model; `None` for unconditional ones.
-    fn labels(
-        &self,
-        count: usize,
-        label: Option<usize>,
-    ) -> Result<Option<Tensor<Backend, 1, Int>>, Error> {
+    fn labels(&self, count: usize, label: Option<usize>) -> Result<Option<Tensor<1, Int>>, Error> {
         let n = self.contract.num_classes;
         match (n, label) {
             (0, None) => Ok(None),
@@ -219,20 +214,12 @@ impl Generator {
     }
 
     #[cfg(not(gan_conditional))]
-    fn forward(
-        &self,
-        z: Tensor<Backend, 2>,
-        _labels: Option<Tensor<Backend, 1, Int>>,
-    ) -> Tensor<Backend, 4> {
+    fn forward(&self, z: Tensor<2>, _labels: Option<Tensor<1, Int>>) -> Tensor<4> {
         self.model.forward(z)
     }
 
     #[cfg(gan_conditional)]
-    fn forward(
-        &self,
-        z: Tensor<Backend, 2>,
-        labels: Option<Tensor<Backend, 1, Int>>,
-    ) -> Tensor<Backend, 4> {
+    fn forward(&self, z: Tensor<2>, labels: Option<Tensor<1, Int>>) -> Tensor<4> {
         // `labels` checks the label is there for conditional models.
         self.model
             .forward(z, labels.expect("conditional model needs labels"))
@@ -350,32 +337,6 @@ fn json_string(s: &str) -> String {
 /// of canvas `ImageData`.
 pub fn batch_rgba(batch: &ImageBatch) -> Vec<u8> {
     (0..batch.len()).flat_map(|i| batch.to_rgba(i)).collect()
-}
-
-/// Casts float16 weights back to f32 as they are loaded (the build script stored them as
-/// float16); other tensors pass unchanged.
-#[derive(Debug, Clone, Copy)]
-struct HalfToFull;
-
-impl ModuleAdapter for HalfToFull {
-    fn adapt(&self, snapshot: &TensorSnapshot) -> TensorSnapshot {
-        if snapshot.dtype != DType::F16 {
-            return snapshot.clone();
-        }
-        let data = snapshot.clone_data_fn();
-        TensorSnapshot::from_closure(
-            std::rc::Rc::new(move || Ok(data()?.convert_dtype(DType::F32))),
-            DType::F32,
-            snapshot.shape.clone(),
-            snapshot.path_stack.clone().unwrap_or_default(),
-            snapshot.container_stack.clone().unwrap_or_default(),
-            snapshot.tensor_id.unwrap_or_default(),
-        )
-    }
-
-    fn clone_box(&self) -> Box<dyn ModuleAdapter> {
-        Box::new(*self)
-    }
 }
 
 #[cfg(test)]
