@@ -104,6 +104,10 @@ impl RunResult {
 
 /// Trains on `data` as `options` say.
 pub fn run(options: &RunOptions, data: &Dataset) -> Result<RunResult, RunError> {
+    let device = options
+        .device
+        .train_device()
+        .map_err(|e| RunError::Options(e.to_string()))?;
     if options.config.batch_size == 0 {
         return Err(RunError::Options("--batch-size must be at least 1".into()));
     }
@@ -134,10 +138,6 @@ pub fn run(options: &RunOptions, data: &Dataset) -> Result<RunResult, RunError> 
             }
         }
     }
-    let device = options
-        .device
-        .train_device()
-        .map_err(|e| RunError::Options(e.to_string()))?;
     let shape = ImageShape {
         channels: data.channels,
         height: data.height,

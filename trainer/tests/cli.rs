@@ -23,6 +23,15 @@ fn bad_arguments_are_clear_errors() {
             vec!["--data", data, "--steps", "0"],
             "--steps must be at least 1",
         ),
+        // Built without the GPU features (as in CI): the error names the feature to enable.
+        (
+            vec!["--data", data, "--steps", "1", "--device", "cuda"],
+            "--device cuda needs the trainer built with the `cuda` cargo feature",
+        ),
+        (
+            vec!["--data", data, "--steps", "1", "--device", "wgpu"],
+            "--device wgpu needs the trainer built with the `wgpu` cargo feature",
+        ),
         (
             vec!["--data", data, "--lr=-1"],
             "--lr must be a positive number",
