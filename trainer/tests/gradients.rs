@@ -129,54 +129,46 @@ mod conv {
         )
     }
 
+    /// Our `op` and burn's `reference` give the same gradients for x, w and b.
+    fn assert_same_gradients(
+        what: &str,
+        op: impl Fn(Tensor<4>, Tensor<4>, Tensor<1>) -> Tensor<4>,
+        reference: impl Fn(Tensor<4>, Tensor<4>, Tensor<1>) -> Tensor<4>,
+        (x, w, b): (&Tensor<4>, &Tensor<4>, &Tensor<1>),
+        probe_seed: u64,
+    ) {
+        let ours = grads_of(op, x, w, b, probe_seed);
+        let theirs = grads_of(reference, x, w, b, probe_seed);
+        assert!(max_diff(ours.0, theirs.0) < 1e-12, "{what} dx");
+        assert!(max_diff(ours.1, theirs.1) < 1e-12, "{what} dw");
+        assert!(max_diff(ours.2, theirs.2) < 1e-12, "{what} db");
+    }
+
     #[test]
     fn gradients_match_burn() {
         for (n, c, oc, h, w, k, stride, pad) in CASES {
             let cv = Conv { stride, pad };
-            let x = t4(7, [n, c, h, w]);
-            let wt = t4(8, [oc, c, k, k]);
             let b = bias(9, oc);
-            let ours = grads_of(
+            let (x, wt) = (t4(7, [n, c, h, w]), t4(8, [oc, c, k, k]));
+            assert_same_gradients(
+                "conv",
                 |x, w, b| kernels::conv2d(x, w, Some(b), cv),
-                &x,
-                &wt,
-                &b,
-                10,
-            );
-            let theirs = grads_of(
                 |x, w, b| conv2d(x, w, Some(b), conv_opts(stride, pad)),
-                &x,
-                &wt,
-                &b,
+                (&x, &wt, &b),
                 10,
             );
-            assert!(max_diff(ours.0, theirs.0) < 1e-12, "conv dx");
-            assert!(max_diff(ours.1, theirs.1) < 1e-12, "conv dw");
-            assert!(max_diff(ours.2, theirs.2) < 1e-12, "conv db");
-
             let (oh, ow) = (
                 (h + 2 * pad - k) / stride + 1,
                 (w + 2 * pad - k) / stride + 1,
             );
-            let xt = t4(11, [n, c, oh, ow]);
-            let wt = t4(12, [c, oc, k, k]);
-            let ours = grads_of(
+            let (xt, wt) = (t4(11, [n, c, oh, ow]), t4(12, [c, oc, k, k]));
+            assert_same_gradients(
+                "conv_transpose",
                 |x, w, b| kernels::conv_transpose2d(x, w, Some(b), cv),
-                &xt,
-                &wt,
-                &b,
-                13,
-            );
-            let theirs = grads_of(
                 |x, w, b| conv_transpose2d(x, w, Some(b), convt_opts(stride, pad)),
-                &xt,
-                &wt,
-                &b,
+                (&xt, &wt, &b),
                 13,
             );
-            assert!(max_diff(ours.0, theirs.0) < 1e-12, "conv_transpose dx");
-            assert!(max_diff(ours.1, theirs.1) < 1e-12, "conv_transpose dw");
-            assert!(max_diff(ours.2, theirs.2) < 1e-12, "conv_transpose db");
         }
     }
 
