@@ -22,9 +22,10 @@
 //!     evaluator: None,
 //!     plateau: None,
 //!     device: Default::default(),
+//!     class_names: Vec::new(),
 //! };
 //! let result = run::run(&options, &dataset)?;
-//! let model = export::to_onnx(&result.trainer.generator(), &result.contract("fashion-mnist"))?;
+//! let model = export::to_onnx(&result.trainer.generator(), &result.contract())?;
 //! export::save(&model, "generator.onnx".as_ref())?;
 //! # Ok(())
 //! # }

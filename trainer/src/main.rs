@@ -523,6 +523,7 @@ fn train(args: TrainArgs) -> Result<()> {
         evaluator,
         plateau,
         device: args.device,
+        class_names,
     };
     let result = run::run(&options, &dataset)?;
     if let Some((step, fd)) = result.best {
@@ -545,11 +546,7 @@ fn train(args: TrainArgs) -> Result<()> {
         args.out.display()
     );
     if let Some(path) = &args.export {
-        let mut contract = result.contract(&dataset_name);
-        if contract.num_classes > 0 && class_names.len() == contract.num_classes {
-            contract.class_names = class_names.clone();
-        }
-        let model = export::to_onnx(&result.trainer.generator(), &contract)?;
+        let model = export::to_onnx(&result.trainer.generator(), &result.contract())?;
         export::save(&model, path)?;
         eprintln!("exported generator to {}", path.display());
     }

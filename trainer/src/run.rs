@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use gan_runtime::ModelContract;
 
 use crate::data::Dataset;
-use crate::model::ImageShape;
+use crate::model::{Generator, ImageShape};
 use crate::train::{sample_grid, GanTrainer, StepStats, TrainConfig};
 
 /// Seed of the fixed latents drawn in sample grids (samples `0..64` of it).
@@ -46,6 +46,9 @@ pub struct RunOptions {
     pub plateau: Option<crate::plateau::PlateauConfig>,
     /// Where to train (CPU by default; GPUs need the trainer's `cuda` / `wgpu` features).
     pub device: crate::device::DeviceKind,
+    /// Class names recorded in exported models (`best.onnx`, [`RunResult::contract`]) when
+    /// the run is conditional and there is one per class; empty: none.
+    pub class_names: Vec<String>,
 }
 
 /// Latent seed of the images scored during training (fixed, so FDs compare across steps).
@@ -90,16 +93,39 @@ pub struct RunResult {
     pub best: Option<(u64, f64)>,
     /// Whether the plateau rule stopped the run before `steps`.
     pub stopped_early: bool,
+    /// Dataset name and class names from the options, for [`Self::contract`].
+    dataset_name: String,
+    class_names: Vec<String>,
 }
 
 impl RunResult {
     /// The contract of the trained generator, as it goes into the ONNX file.
-    pub fn contract(&self, dataset_name: &str) -> ModelContract {
-        let mut c = self.trainer.generator().contract();
-        c.dataset = dataset_name.to_string();
-        c.train_steps = self.trainer.step_count();
-        c
+    pub fn contract(&self) -> ModelContract {
+        export_contract(
+            &self.trainer.generator(),
+            &self.dataset_name,
+            &self.class_names,
+            self.trainer.step_count(),
+        )
     }
+}
+
+/// The contract an exported generator of a run carries: the generator's own (sizes, classes,
+/// architecture) plus the dataset name, the step it was trained to and, when there is one per
+/// class, the class names. The one place both `best.onnx` and the final export get it from.
+pub fn export_contract(
+    g: &Generator,
+    dataset_name: &str,
+    class_names: &[String],
+    step: u64,
+) -> ModelContract {
+    let mut c = g.contract();
+    c.dataset = dataset_name.to_string();
+    c.train_steps = step;
+    if c.num_classes > 0 && class_names.len() == c.num_classes {
+        c.class_names = class_names.to_vec();
+    }
+    c
 }
 
 /// Trains on `data` as `options` say.
@@ -250,9 +276,8 @@ pub fn run(options: &RunOptions, data: &Dataset) -> Result<RunResult, RunError> 
             if best.is_none_or(|(_, b)| fd < b) {
                 best = Some((s.step, fd));
                 crate::checkpoint::save(&trainer, &history, &options.out_dir.join("best.gan"))?;
-                let mut contract = g.contract();
-                contract.dataset = options.dataset_name.clone();
-                contract.train_steps = s.step;
+                let contract =
+                    export_contract(&g, &options.dataset_name, &options.class_names, s.step);
                 let model = crate::export::to_onnx(&g, &contract)
                     .map_err(|e| RunError::Options(e.to_string()))?;
                 crate::export::save(&model, &options.out_dir.join("best.onnx"))
@@ -312,6 +337,8 @@ pub fn run(options: &RunOptions, data: &Dataset) -> Result<RunResult, RunError> 
         fd_history,
         best,
         stopped_early,
+        dataset_name: options.dataset_name.clone(),
+        class_names: options.class_names.clone(),
     })
 }
 

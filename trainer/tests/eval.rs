@@ -107,8 +107,10 @@ fn shipped_generator_on_fashion_mnist() {
     assert_eq!(j["generated"], 889);
 
     // During training: a conditional run with --eval-every logs and plots the FD, keeps the
-    // best generator as ONNX, and reuses the cached classifier.
+    // best generator as ONNX (with the same contract as the final export, class names
+    // included), and reuses the cached classifier.
     let out_dir = cache.path().join("train");
+    let names = "top,trouser,pullover,dress,coat,sandal,shirt,sneaker,bag,boot";
     let out = Command::new(env!("CARGO_BIN_EXE_trainer"))
         .args([
             "--quiet",
@@ -123,9 +125,13 @@ fn shipped_generator_on_fashion_mnist() {
             "5",
             "--early-stop-patience",
             "10",
+            "--class-names",
+            names,
             "--data",
         ])
         .arg(&data_dir)
+        .arg("--export")
+        .arg(out_dir.join("final.onnx"))
         .arg("--eval-cache-dir")
         .arg(cache.path())
         .arg("--out")
@@ -147,6 +153,12 @@ fn shipped_generator_on_fashion_mnist() {
     assert!(out_dir.join("best.gan").is_file());
     let best = gan_runtime::Generator::load(out_dir.join("best.onnx")).unwrap();
     assert_eq!(best.contract().num_classes, 10);
+    assert_eq!(best.contract().class_names.join(","), names);
+    let last = gan_runtime::Generator::load(out_dir.join("final.onnx")).unwrap();
+    let mut best_contract = best.contract().clone();
+    // The best generator may be from an earlier step; everything else is the same.
+    best_contract.train_steps = last.contract().train_steps;
+    assert_eq!(&best_contract, last.contract());
 
     // The in-training API, on real images whose answers are known.
     let data = gan_trainer::data::load_dir(&data_dir).unwrap();

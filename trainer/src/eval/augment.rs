@@ -338,6 +338,7 @@ pub fn augment_eval(
                     evaluator: None,
                     plateau: None,
                     device: Default::default(),
+                    class_names: Vec::new(),
                 },
                 &real,
             )
