@@ -373,15 +373,12 @@ fn train(args: TrainArgs) -> Result<()> {
     let Some(data_dir) = args.data.clone() else {
         bail!("--data is required");
     };
-    if args.d_steps == 0 {
-        bail!("--d-steps must be at least 1");
-    }
     if args.steps == 0 {
         bail!("--steps must be at least 1");
     }
-    if !(args.lr > 0.0 && args.lr.is_finite()) {
-        bail!("--lr must be a positive number, got {}", args.lr);
-    }
+    // The hyper-parameters' own checks (the same ones library callers of run() get), before
+    // any data is read; the class count is filled in once the data is known.
+    train_config(&args, 0).validate()?;
     if let Some(path) = &args.export {
         if path.extension().and_then(|e| e.to_str()) != Some("onnx") {
             bail!(
@@ -399,15 +396,6 @@ fn train(args: TrainArgs) -> Result<()> {
                 )
             })?;
         }
-    }
-    if !(0.0..1.0).contains(&args.dropout) {
-        bail!("--dropout must be in [0, 1), got {}", args.dropout);
-    }
-    if !(args.gp_weight >= 0.0 && args.gp_weight.is_finite()) {
-        bail!(
-            "--gp-weight must be a non-negative number, got {}",
-            args.gp_weight
-        );
     }
     let (dataset, mut class_names) = data::load(&data_dir, args.image_size)
         .with_context(|| format!("loading training data from --data {}", data_dir.display()))?;
@@ -496,22 +484,7 @@ fn train(args: TrainArgs) -> Result<()> {
         None
     };
     let options = run::RunOptions {
-        config: TrainConfig {
-            latent_dim: args.latent_dim,
-            batch_size: args.batch_size,
-            lr: args.lr,
-            beta1: args.beta1,
-            seed: args.seed,
-            loss: args.loss,
-            d_steps: args.d_steps,
-            init: args.init,
-            arch: args.arch,
-            num_classes,
-            width: args.width,
-            dropout: args.dropout,
-            gp_weight: args.gp_weight,
-            augment: args.augment,
-        },
+        config: train_config(&args, num_classes),
         steps: args.steps,
         out_dir: args.out.clone(),
         sample_every: args.sample_every,
@@ -551,4 +524,24 @@ fn train(args: TrainArgs) -> Result<()> {
         eprintln!("exported generator to {}", path.display());
     }
     Ok(())
+}
+
+/// The run's hyper-parameters from the command line, for `num_classes` classes.
+fn train_config(args: &TrainArgs, num_classes: usize) -> TrainConfig {
+    TrainConfig {
+        latent_dim: args.latent_dim,
+        batch_size: args.batch_size,
+        lr: args.lr,
+        beta1: args.beta1,
+        seed: args.seed,
+        loss: args.loss,
+        d_steps: args.d_steps,
+        init: args.init,
+        arch: args.arch,
+        num_classes,
+        width: args.width,
+        dropout: args.dropout,
+        gp_weight: args.gp_weight,
+        augment: args.augment,
+    }
 }

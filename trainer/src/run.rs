@@ -134,12 +134,10 @@ pub fn run(options: &RunOptions, data: &Dataset) -> Result<RunResult, RunError> 
         .device
         .train_device()
         .map_err(|e| RunError::Options(e.to_string()))?;
-    if options.config.batch_size == 0 {
-        return Err(RunError::Options("--batch-size must be at least 1".into()));
-    }
-    if options.config.latent_dim == 0 {
-        return Err(RunError::Options("--latent-dim must be at least 1".into()));
-    }
+    options
+        .config
+        .validate()
+        .map_err(|e| RunError::Options(e.to_string()))?;
     std::fs::create_dir_all(&options.out_dir).map_err(|e| {
         std::io::Error::new(
             e.kind(),

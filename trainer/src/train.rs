@@ -65,7 +65,62 @@ fn default_gp_weight() -> f64 {
     10.0
 }
 
+/// A [`TrainConfig`] value that cannot train, named by its command-line flag.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("--{flag} {problem}")]
+pub struct ConfigError {
+    /// The flag (`lr`, `batch-size`, ...).
+    pub flag: &'static str,
+    /// What is wrong with its value.
+    pub problem: String,
+}
+
 impl TrainConfig {
+    /// Checks every hyper-parameter: what the CLI and library callers of
+    /// [`crate::run::run`] both go through.
+    ///
+    /// ```
+    /// use gan_trainer::train::TrainConfig;
+    ///
+    /// assert!(TrainConfig::default().validate().is_ok());
+    /// let bad = TrainConfig { lr: 0.0, ..TrainConfig::default() };
+    /// assert_eq!(bad.validate().unwrap_err().to_string(), "--lr must be a positive number, got 0");
+    /// ```
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |flag, problem: String| Err(ConfigError { flag, problem });
+        if self.batch_size == 0 {
+            return bad("batch-size", "must be at least 1".into());
+        }
+        if self.latent_dim == 0 {
+            return bad("latent-dim", "must be at least 1".into());
+        }
+        if self.d_steps == 0 {
+            return bad("d-steps", "must be at least 1".into());
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return bad("lr", format!("must be a positive number, got {}", self.lr));
+        }
+        if !(0.0..1.0).contains(&self.beta1) {
+            return bad("beta1", format!("must be in [0, 1), got {}", self.beta1));
+        }
+        if self.arch == Arch::Dcgan && self.width == 0 {
+            return bad("width", "must be at least 1".into());
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return bad(
+                "dropout",
+                format!("must be in [0, 1), got {}", self.dropout),
+            );
+        }
+        if !(self.gp_weight >= 0.0 && self.gp_weight.is_finite()) {
+            return bad(
+                "gp-weight",
+                format!("must be a non-negative number, got {}", self.gp_weight),
+            );
+        }
+        Ok(())
+    }
+
     /// The networks' configuration for images of `shape`.
     pub fn net(&self, shape: ImageShape) -> NetConfig {
         NetConfig {
@@ -506,6 +561,115 @@ mod tests {
         assert_ne!(plain, aug);
         assert_ne!(aug[0], aug[1]);
         assert!(aug.iter().flatten().all(|v| (-1.0..=1.0).contains(v)));
+    }
+
+    #[test]
+    fn validate_names_the_flag_of_each_bad_value() {
+        let d = TrainConfig::default();
+        let cases = [
+            (
+                TrainConfig {
+                    lr: 0.0,
+                    ..d.clone()
+                },
+                "--lr must be a positive number, got 0",
+            ),
+            (
+                TrainConfig {
+                    lr: f64::NAN,
+                    ..d.clone()
+                },
+                "--lr must be a positive number",
+            ),
+            (
+                TrainConfig {
+                    batch_size: 0,
+                    ..d.clone()
+                },
+                "--batch-size must be at least 1",
+            ),
+            (
+                TrainConfig {
+                    latent_dim: 0,
+                    ..d.clone()
+                },
+                "--latent-dim must be at least 1",
+            ),
+            (
+                TrainConfig {
+                    d_steps: 0,
+                    ..d.clone()
+                },
+                "--d-steps must be at least 1",
+            ),
+            (
+                TrainConfig {
+                    beta1: 1.0,
+                    ..d.clone()
+                },
+                "--beta1 must be in [0, 1)",
+            ),
+            (
+                TrainConfig {
+                    dropout: 1.0,
+                    ..d.clone()
+                },
+                "--dropout must be in [0, 1), got 1",
+            ),
+            (
+                TrainConfig {
+                    gp_weight: -1.0,
+                    ..d.clone()
+                },
+                "--gp-weight must be a non-negative",
+            ),
+            (
+                TrainConfig {
+                    arch: Arch::Dcgan,
+                    width: 0,
+                    ..d.clone()
+                },
+                "--width must be at least 1",
+            ),
+        ];
+        for (config, want) in cases {
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.starts_with(want), "{err:?} should start with {want:?}");
+        }
+        assert_eq!(d.validate(), Ok(()));
+    }
+
+    #[test]
+    fn run_gives_library_callers_the_same_checks() {
+        let dir = tempfile::tempdir().unwrap();
+        let out_dir = dir.path().join("never-made");
+        let options = crate::run::RunOptions {
+            config: TrainConfig {
+                lr: 0.0,
+                ..TrainConfig::default()
+            },
+            steps: 1,
+            out_dir: out_dir.clone(),
+            sample_every: 0,
+            progress: false,
+            dataset_name: "tiny".into(),
+            checkpoint_every: 0,
+            resume: false,
+            eval_every: 0,
+            evaluator: None,
+            plateau: None,
+            device: Default::default(),
+            class_names: Vec::new(),
+        };
+        let err = crate::run::run(&options, &tiny_data()).err().unwrap();
+        assert!(
+            err.to_string().contains("--lr must be a positive number"),
+            "{err}"
+        );
+        assert!(
+            !out_dir.exists(),
+            "a refused run created its output directory"
+        );
     }
 
     #[test]
