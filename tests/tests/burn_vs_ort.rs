@@ -24,27 +24,18 @@ fn train_export_compare(arch: Arch, conditional: bool, steps: u64) -> tempfile::
     require_ort();
     let dataset = fashion();
     let tmp = tempfile::tempdir().unwrap();
+    let config = TrainConfig {
+        seed: 11,
+        arch,
+        num_classes: if conditional { 10 } else { 0 },
+        width: 16,
+        batch_size: 32,
+        ..TrainConfig::default()
+    };
     let options = run::RunOptions {
-        config: TrainConfig {
-            seed: 11,
-            arch,
-            num_classes: if conditional { 10 } else { 0 },
-            width: 16,
-            batch_size: 32,
-            ..TrainConfig::default()
-        },
-        steps,
-        out_dir: tmp.path().join("out"),
         sample_every: steps / 3,
-        progress: false,
         dataset_name: "fashion-mnist".into(),
-        checkpoint_every: 0,
-        resume: false,
-        eval_every: 0,
-        evaluator: None,
-        plateau: None,
-        device: Default::default(),
-        class_names: Vec::new(),
+        ..run::RunOptions::new(config, steps, tmp.path().join("out"))
     };
     let result = run::run(&options, &dataset).expect("training");
     assert_eq!(result.history.len() as u64, steps);

@@ -10,19 +10,11 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let dataset = data::load_dir("../shared/data/fashion-mnist".as_ref())?;
 //! let options = run::RunOptions {
-//!     config: Default::default(), // batch 128, Adam(2e-4, beta1 0.5), latent 100, seed 0
-//!     steps: 500,
-//!     out_dir: "out".into(),
-//!     sample_every: 100,
 //!     progress: true,
+//!     sample_every: 100,
 //!     dataset_name: "fashion-mnist".into(),
-//!     checkpoint_every: 0,
-//!     resume: false,
-//!     eval_every: 0,
-//!     evaluator: None,
-//!     plateau: None,
-//!     device: Default::default(),
-//!     class_names: Vec::new(),
+//!     // batch 128, Adam(2e-4, beta1 0.5), latent 100, seed 0; 500 steps into out/
+//!     ..run::RunOptions::new(Default::default(), 500, "out".into())
 //! };
 //! let result = run::run(&options, &dataset)?;
 //! let model = export::to_onnx(&result.trainer.generator(), &result.contract())?;

@@ -51,6 +51,29 @@ pub struct RunOptions {
     pub class_names: Vec<String>,
 }
 
+impl RunOptions {
+    /// `steps` steps of `config` into `out_dir` on the CPU, with everything else off: no
+    /// progress bar, samples only at the end, no checkpoints, evaluation, plateau schedule,
+    /// dataset or class names. Set the rest with struct update syntax.
+    pub fn new(config: TrainConfig, steps: u64, out_dir: PathBuf) -> Self {
+        Self {
+            config,
+            steps,
+            out_dir,
+            sample_every: 0,
+            progress: false,
+            dataset_name: String::new(),
+            checkpoint_every: 0,
+            resume: false,
+            eval_every: 0,
+            evaluator: None,
+            plateau: None,
+            device: Default::default(),
+            class_names: Vec::new(),
+        }
+    }
+}
+
 /// Latent seed of the images scored during training (fixed, so FDs compare across steps).
 pub const EVAL_SEED: u64 = 0x00FD;
 

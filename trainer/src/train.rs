@@ -643,24 +643,11 @@ mod tests {
     fn run_gives_library_callers_the_same_checks() {
         let dir = tempfile::tempdir().unwrap();
         let out_dir = dir.path().join("never-made");
-        let options = crate::run::RunOptions {
-            config: TrainConfig {
-                lr: 0.0,
-                ..TrainConfig::default()
-            },
-            steps: 1,
-            out_dir: out_dir.clone(),
-            sample_every: 0,
-            progress: false,
-            dataset_name: "tiny".into(),
-            checkpoint_every: 0,
-            resume: false,
-            eval_every: 0,
-            evaluator: None,
-            plateau: None,
-            device: Default::default(),
-            class_names: Vec::new(),
+        let config = TrainConfig {
+            lr: 0.0,
+            ..TrainConfig::default()
         };
+        let options = crate::run::RunOptions::new(config, 1, out_dir.clone());
         let err = crate::run::run(&options, &tiny_data()).err().unwrap();
         assert!(
             err.to_string().contains("--lr must be a positive number"),

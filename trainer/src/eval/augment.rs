@@ -322,23 +322,17 @@ pub fn augment_eval(
             let gan_started = Instant::now();
             let result = run(
                 &RunOptions {
-                    config: TrainConfig {
-                        num_classes: classes,
-                        seed,
-                        ..options.gan.clone()
-                    },
-                    steps: options.gan_steps,
-                    out_dir: gan_dir.clone(),
-                    sample_every: 0,
                     progress: options.progress,
                     dataset_name: format!("{}% subset, seed {seed}", fraction * 100.0),
-                    checkpoint_every: 0,
-                    resume: false,
-                    eval_every: 0,
-                    evaluator: None,
-                    plateau: None,
-                    device: Default::default(),
-                    class_names: Vec::new(),
+                    ..RunOptions::new(
+                        TrainConfig {
+                            num_classes: classes,
+                            seed,
+                            ..options.gan.clone()
+                        },
+                        options.gan_steps,
+                        gan_dir.clone(),
+                    )
                 },
                 &real,
             )
