@@ -21,6 +21,17 @@ fn fashion() -> Dataset {
 /// Trains `steps` steps of `arch` (conditional on the 10 classes when `conditional`), exports
 /// it and compares burn with ONNX Runtime on seeded and explicit latents.
 fn train_export_compare(arch: Arch, conditional: bool, steps: u64) -> tempfile::TempDir {
+    train_export_compare_with(arch, conditional, steps, None)
+}
+
+/// [`train_export_compare`], keeping a moving average of G with decay `ema` (then the average
+/// is what is exported and compared).
+fn train_export_compare_with(
+    arch: Arch,
+    conditional: bool,
+    steps: u64,
+    ema: Option<f64>,
+) -> tempfile::TempDir {
     require_ort();
     let dataset = fashion();
     let tmp = tempfile::tempdir().unwrap();
@@ -30,6 +41,7 @@ fn train_export_compare(arch: Arch, conditional: bool, steps: u64) -> tempfile::
         num_classes: if conditional { 10 } else { 0 },
         width: 16,
         batch_size: 32,
+        ema,
         ..TrainConfig::default()
     };
     let options = run::RunOptions {
@@ -138,6 +150,13 @@ fn dcgan_matches_in_onnx_runtime() {
 #[test]
 fn conditional_dcgan_matches_in_onnx_runtime() {
     train_export_compare(Arch::Dcgan, true, 30);
+}
+
+/// The exported average (weights and batch-norm statistics both averaged) is a valid
+/// generator too: ONNX Runtime computes what burn does.
+#[test]
+fn conditional_dcgan_moving_average_matches_in_onnx_runtime() {
+    train_export_compare_with(Arch::Dcgan, true, 30, Some(0.9));
 }
 
 #[test]

@@ -72,6 +72,9 @@ struct Header {
     /// Real batches drawn (keys the augmentation); absent in older checkpoints.
     #[serde(default)]
     real_batches: u64,
+    /// Updates of the generator's moving average (with `config.ema`; absent in older files).
+    #[serde(default)]
+    ema_updates: u64,
     sections: Vec<Section>,
 }
 
@@ -83,6 +86,17 @@ struct Section {
 }
 
 const SECTIONS: [&str; 6] = ["batcher_order", "history", "g", "d", "opt_g", "opt_d"];
+/// The section after [`SECTIONS`] of a run that keeps a moving average of G (`--ema`).
+const EMA_SECTION: &str = "g_ema";
+
+/// The sections a checkpoint of a run with `config` holds, in order.
+fn sections(config: &TrainConfig) -> Vec<&'static str> {
+    let mut names = SECTIONS.to_vec();
+    if config.ema.is_some() {
+        names.push(EMA_SECTION);
+    }
+    names
+}
 
 /// Serializes `trainer` and the run's `history` into checkpoint bytes.
 pub fn to_bytes(trainer: &GanTrainer, history: &[StepStats]) -> Result<Vec<u8>, CheckpointError> {
@@ -97,7 +111,7 @@ pub fn to_bytes(trainer: &GanTrainer, history: &[StepStats]) -> Result<Vec<u8>, 
         .flat_map(|&i| (i as u32).to_le_bytes())
         .collect();
     let hist = serde_json::to_vec(history).map_err(|e| CheckpointError::Io(e.to_string()))?;
-    let bodies: Vec<Vec<u8>> = vec![
+    let mut bodies: Vec<Vec<u8>> = vec![
         order,
         hist,
         // `valid()` first: it folds batch norm's pending running-statistics updates into the
@@ -107,6 +121,9 @@ pub fn to_bytes(trainer: &GanTrainer, history: &[StepStats]) -> Result<Vec<u8>, 
         rec(trainer.opt_g.to_record().into_bytes())?,
         rec(trainer.opt_d.to_record().into_bytes())?,
     ];
+    if let Some(ema) = &trainer.ema {
+        bodies.push(rec(ema.generator().clone().into_record().into_bytes())?);
+    }
     let header = Header {
         arch: trainer.config.arch.name().into(),
         step: trainer.step,
@@ -119,7 +136,8 @@ pub fn to_bytes(trainer: &GanTrainer, history: &[StepStats]) -> Result<Vec<u8>, 
         rng_word_pos: trainer.rng.get_word_pos().to_string(),
         batcher_pos: trainer.batcher.pos,
         real_batches: trainer.real_batches,
-        sections: SECTIONS
+        ema_updates: trainer.ema.as_ref().map_or(0, |e| e.updates()),
+        sections: sections(&trainer.config)
             .iter()
             .zip(&bodies)
             .map(|(name, b)| Section {
@@ -196,7 +214,7 @@ pub fn from_bytes(
     let header: Header = serde_json::from_slice(&bytes[12..12 + hlen as usize])
         .map_err(|e| bad(format!("header: {e}")))?;
     let names: Vec<&str> = header.sections.iter().map(|s| s.name.as_str()).collect();
-    if names != SECTIONS || header.arch != header.config.arch.name() {
+    if names != sections(&header.config) || header.arch != header.config.arch.name() {
         return Err(bad(format!(
             "unexpected sections {names:?} / arch {:?}",
             header.arch
@@ -270,6 +288,20 @@ pub fn from_bytes(
         t.d.clone()
             .try_load_record(d_rec)
             .map_err(|e| dec("discriminator", e))?;
+    if let (Some(ema), Some(body)) = (&t.ema, bodies.get(SECTIONS.len())) {
+        let rec =
+            ModuleRecord::from_bytes(bytes_of(body)).map_err(|e| dec("generator average", e))?;
+        let average: Generator = ema
+            .generator()
+            .clone()
+            .try_load_record(rec)
+            .map_err(|e| dec("generator average", e))?;
+        t.ema = Some(crate::model::ema::Ema::restore(
+            ema.decay(),
+            header.ema_updates,
+            average,
+        ));
+    }
     t.g = g;
     t.d = d;
     t.opt_g = t.opt_g.clone().load_record(og);
@@ -296,6 +328,29 @@ mod tests {
     #[test]
     fn round_trip_continues_identically() {
         round_trip(TrainConfig::default(), 4);
+    }
+
+    #[test]
+    fn round_trip_continues_identically_with_ema_and_two_learning_rates() {
+        round_trip(
+            TrainConfig {
+                ema: Some(0.9),
+                lr_g: Some(1e-4),
+                lr_d: Some(4e-4),
+                ..TrainConfig::default()
+            },
+            4,
+        );
+        round_trip(
+            TrainConfig {
+                arch: crate::model::Arch::Dcgan,
+                num_classes: 3,
+                width: 4,
+                ema: Some(0.99),
+                ..TrainConfig::default()
+            },
+            8,
+        );
     }
 
     #[test]

@@ -152,9 +152,21 @@ struct TrainArgs {
     /// Images per batch
     #[arg(long, default_value_t = 128)]
     batch_size: usize,
-    /// Adam learning rate (both networks)
+    /// Adam learning rate (both networks, unless --lr-g / --lr-d set their own)
     #[arg(long, default_value_t = 2e-4)]
     lr: f64,
+    /// Generator learning rate [default: --lr]. With --lr-d: the two time-scale update rule
+    /// (TTUR, Heusel et al. 2017), e.g. --lr-g 1e-4 --lr-d 4e-4
+    #[arg(long)]
+    lr_g: Option<f64>,
+    /// Discriminator learning rate [default: --lr]
+    #[arg(long)]
+    lr_d: Option<f64>,
+    /// Keep an exponential moving average of G's weights and batch-norm statistics with this
+    /// decay (e.g. 0.999) and sample, evaluate, checkpoint and export the average instead of
+    /// the last iterate: smoother, more varied samples for the same training
+    #[arg(long)]
+    ema: Option<f64>,
     /// Adam beta1
     #[arg(long, default_value_t = 0.5)]
     beta1: f32,
@@ -543,5 +555,8 @@ fn train_config(args: &TrainArgs, num_classes: usize) -> TrainConfig {
         dropout: args.dropout,
         gp_weight: args.gp_weight,
         augment: args.augment,
+        ema: args.ema,
+        lr_g: args.lr_g,
+        lr_d: args.lr_d,
     }
 }

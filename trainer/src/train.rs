@@ -50,6 +50,16 @@ pub struct TrainConfig {
     /// Augmentation of real images (default: none).
     #[serde(default)]
     pub augment: crate::data::augment::Augment,
+    /// Decay of the generator's exponential moving average (`--ema`); `None`: no average, the
+    /// live generator is sampled and exported.
+    #[serde(default)]
+    pub ema: Option<f64>,
+    /// Generator learning rate (`--lr-g`, two time-scale update rule); `None`: `lr`.
+    #[serde(default)]
+    pub lr_g: Option<f64>,
+    /// Discriminator learning rate (`--lr-d`); `None`: `lr`.
+    #[serde(default)]
+    pub lr_d: Option<f64>,
 }
 
 fn one() -> u32 {
@@ -97,8 +107,20 @@ impl TrainConfig {
         if self.d_steps == 0 {
             return bad("d-steps", "must be at least 1".into());
         }
-        if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return bad("lr", format!("must be a positive number, got {}", self.lr));
+        for (flag, lr) in [
+            ("lr", Some(self.lr)),
+            ("lr-g", self.lr_g),
+            ("lr-d", self.lr_d),
+        ] {
+            if let Some(lr) = lr.filter(|lr| !(*lr > 0.0 && lr.is_finite())) {
+                return bad(flag, format!("must be a positive number, got {lr}"));
+            }
+        }
+        if let Some(decay) = self.ema.filter(|d| !(0.0..1.0).contains(d)) {
+            return bad(
+                "ema",
+                format!("must be a decay in [0, 1), e.g. 0.999; got {decay}"),
+            );
         }
         if !(0.0..1.0).contains(&self.beta1) {
             return bad("beta1", format!("must be in [0, 1), got {}", self.beta1));
@@ -119,6 +141,16 @@ impl TrainConfig {
             );
         }
         Ok(())
+    }
+
+    /// The generator's learning rate: `lr_g`, else `lr`.
+    pub fn g_lr(&self) -> f64 {
+        self.lr_g.unwrap_or(self.lr)
+    }
+
+    /// The discriminator's learning rate: `lr_d`, else `lr`.
+    pub fn d_lr(&self) -> f64 {
+        self.lr_d.unwrap_or(self.lr)
     }
 
     /// The networks' configuration for images of `shape`.
@@ -154,6 +186,9 @@ impl Default for TrainConfig {
             dropout: default_dropout(),
             gp_weight: default_gp_weight(),
             augment: Default::default(),
+            ema: None,
+            lr_g: None,
+            lr_d: None,
         }
     }
 }
@@ -210,6 +245,8 @@ pub struct GanTrainer {
     pub(crate) real_batches: u64,
     pub(crate) step: u64,
     pub(crate) device: Device,
+    /// The generator's moving average, when `config.ema` asks for one.
+    pub(crate) ema: Option<crate::model::ema::Ema>,
     real_buf: Vec<f32>,
 }
 
@@ -240,7 +277,11 @@ impl GanTrainer {
             .with_beta_1(config.beta1)
             .with_beta_2(0.999)
             .with_epsilon(1e-8);
+        let ema = config
+            .ema
+            .map(|decay| crate::model::ema::Ema::new(decay, g.valid()));
         Ok(Self {
+            ema,
             g,
             d,
             opt_g: adam.init(),
@@ -267,15 +308,23 @@ impl GanTrainer {
         &self.config
     }
 
-    /// The learning rate both optimizers use from the next update on.
+    /// The base learning rate (`--lr`) from the next update on.
     pub fn lr(&self) -> f64 {
         self.config.lr
     }
 
-    /// Changes the learning rate of both optimizers from the next update on (for a plateau
-    /// schedule; Adam's moment estimates are kept). It is saved in checkpoints with the config.
+    /// Changes the base learning rate from the next update on (for a plateau schedule; Adam's
+    /// moment estimates are kept). Separate `lr_g` / `lr_d` are scaled by the same factor, so
+    /// their ratio holds. It is saved in checkpoints with the config.
     pub fn set_lr(&mut self, lr: f64) {
+        let factor = lr / self.config.lr;
         self.config.lr = lr;
+        for own in [&mut self.config.lr_g, &mut self.config.lr_d]
+            .into_iter()
+            .flatten()
+        {
+            *own *= factor;
+        }
     }
 
     /// The next `n` latents of the training noise stream, with uniformly drawn classes when
@@ -370,7 +419,7 @@ impl GanTrainer {
         }
         let loss_value = mean_of(loss.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &self.d);
-        self.d = self.opt_d.step(self.config.lr, self.d.clone(), grads);
+        self.d = self.opt_d.step(self.config.d_lr(), self.d.clone(), grads);
         (loss_value, acc_real, acc_fake)
     }
 
@@ -386,7 +435,10 @@ impl GanTrainer {
             .generator(d.forward(fake, noise.labels, Some(seed)));
         let loss_value = mean_of(loss.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &self.g);
-        self.g = self.opt_g.step(self.config.lr, self.g.clone(), grads);
+        self.g = self.opt_g.step(self.config.g_lr(), self.g.clone(), grads);
+        if let Some(ema) = &mut self.ema {
+            ema.update(&self.g.valid());
+        }
         loss_value
     }
 
@@ -413,8 +465,17 @@ impl GanTrainer {
         }
     }
 
-    /// The generator without autodiff, for sampling and export.
+    /// The generator to sample, evaluate and export: the moving average when the run keeps
+    /// one (`--ema`), else the live generator; without autodiff.
     pub fn generator(&self) -> Generator {
+        match &self.ema {
+            Some(ema) => ema.generator().valid(),
+            None => self.g.valid(),
+        }
+    }
+
+    /// The live (last-iterate) generator without autodiff, whether or not an average is kept.
+    pub fn live_generator(&self) -> Generator {
         self.g.valid()
     }
 
@@ -583,6 +644,27 @@ mod tests {
             ),
             (
                 TrainConfig {
+                    lr_g: Some(-1e-4),
+                    ..d.clone()
+                },
+                "--lr-g must be a positive number, got -0.0001",
+            ),
+            (
+                TrainConfig {
+                    lr_d: Some(f64::INFINITY),
+                    ..d.clone()
+                },
+                "--lr-d must be a positive number",
+            ),
+            (
+                TrainConfig {
+                    ema: Some(1.0),
+                    ..d.clone()
+                },
+                "--ema must be a decay in [0, 1), e.g. 0.999; got 1",
+            ),
+            (
+                TrainConfig {
                     batch_size: 0,
                     ..d.clone()
                 },
@@ -666,5 +748,15 @@ mod tests {
         t.set_lr(1e-5);
         assert_eq!(t.lr(), 1e-5);
         assert_eq!(t.config().lr, 1e-5);
+    }
+
+    #[test]
+    fn set_lr_keeps_the_ratio_of_two_time_scales() {
+        let mut t = trainer(1);
+        t.config.lr_g = Some(1e-4);
+        t.config.lr_d = Some(4e-4);
+        t.set_lr(1e-4);
+        assert!((t.config().g_lr() - 5e-5).abs() < 1e-18);
+        assert!((t.config().d_lr() - 2e-4).abs() < 1e-18);
     }
 }

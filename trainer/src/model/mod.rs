@@ -1,6 +1,7 @@
 //! GAN networks (burn modules) and their seeded initialization.
 
 pub mod dcgan;
+pub mod ema;
 pub mod mlp;
 pub mod net;
 

@@ -1,0 +1,147 @@
+//! The training stabilizers on real data (MNIST), each in a short conditional DCGAN run:
+//! what each one is for must be visible in what the run does.
+
+use std::path::PathBuf;
+
+use gan_trainer::data::{self, Dataset};
+use gan_trainer::model::{Arch, Generator, ImageShape};
+use gan_trainer::train::{sample_grid, GanTrainer, TrainConfig};
+
+fn shared_data(sub: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data")
+        .join(sub);
+    assert!(
+        dir.is_dir(),
+        "real test data not found: looked for {} (the shared/ folder must sit beside the project root; see shared/data/README.md)",
+        dir.display()
+    );
+    dir
+}
+
+fn mnist() -> Dataset {
+    data::load_dir(&shared_data("mnist")).expect("load MNIST")
+}
+
+/// A small conditional DCGAN's configuration.
+fn small(arch: Arch) -> TrainConfig {
+    TrainConfig {
+        arch,
+        num_classes: 10,
+        width: 16,
+        batch_size: 32,
+        seed: 4,
+        ..TrainConfig::default()
+    }
+}
+
+fn trainer(config: TrainConfig, data: &Dataset) -> GanTrainer {
+    let shape = ImageShape {
+        channels: data.channels,
+        height: data.height,
+        width: data.width,
+    };
+    GanTrainer::new(config, shape, data.len, &gan_trainer::device::cpu_train()).unwrap()
+}
+
+fn mean_abs_diff(a: &[f32], b: &[f32]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| f64::from((x - y).abs()))
+        .sum::<f64>()
+        / a.len() as f64
+}
+
+/// `--ema`: the average moves smoothly. Step by step, the live generator's samples zig-zag
+/// with every update, so the path they travel is much longer than the distance they end up
+/// from where they started; the average's samples travel almost straight. And the average's
+/// samples are not the live generator's.
+#[test]
+fn ema_generator_changes_smoothly_and_is_what_is_sampled() {
+    let data = mnist();
+    let mut t = trainer(
+        TrainConfig {
+            ema: Some(0.99),
+            ..small(Arch::Dcgan)
+        },
+        &data,
+    );
+    let dev = gan_trainer::device::cpu();
+    let grid = |g: &Generator| sample_grid(g, 3, 20, &dev).data().to_vec();
+    for _ in 0..100 {
+        t.step(&data);
+    }
+    let (mut ema_path, mut live_path) = (0.0, 0.0);
+    let (mut ema, mut live) = (grid(&t.generator()), grid(&t.live_generator()));
+    let (ema_start, live_start) = (ema.clone(), live.clone());
+    for _ in 0..30 {
+        t.step(&data);
+        let (e, l) = (grid(&t.generator()), grid(&t.live_generator()));
+        ema_path += mean_abs_diff(&ema, &e);
+        live_path += mean_abs_diff(&live, &l);
+        (ema, live) = (e, l);
+    }
+    // Path length over net displacement: 1 for a straight line.
+    let ema_winding = ema_path / mean_abs_diff(&ema_start, &ema);
+    let live_winding = live_path / mean_abs_diff(&live_start, &live);
+    eprintln!("path / displacement: average {ema_winding:.3}, live {live_winding:.3}");
+    assert!(
+        ema_winding < 1.15 && live_winding > ema_winding + 0.15,
+        "path / displacement over 30 steps: average {ema_winding:.3} ({ema_path:.4}), \
+         live {live_winding:.3} ({live_path:.4})"
+    );
+    assert!(
+        mean_abs_diff(&ema, &live) > 1e-3,
+        "the average is the live generator"
+    );
+    assert!(ema
+        .iter()
+        .all(|v| v.is_finite() && (-1.0..=1.0).contains(v)));
+}
+
+/// `--lr-g` / `--lr-d`: each network steps with its own rate. With a vanishing generator rate
+/// the generator stays put while the discriminator trains at full speed. (The MLP: a DCGAN
+/// generator's images would still move with its batch-norm running statistics.)
+#[test]
+fn two_time_scales_give_each_network_its_own_rate() {
+    let data = mnist();
+    let mut t = trainer(
+        TrainConfig {
+            lr_g: Some(1e-12),
+            lr_d: Some(4e-4),
+            ..small(Arch::Mlp)
+        },
+        &data,
+    );
+    let dev = gan_trainer::device::cpu();
+    let before = sample_grid(&t.generator(), 3, 20, &dev).data().to_vec();
+    let first = t.step(&data);
+    for _ in 0..30 {
+        t.step(&data);
+    }
+    let after = sample_grid(&t.generator(), 3, 20, &dev).data().to_vec();
+    // Adam's steps are about lr in size: 1e-12 leaves the images as they were.
+    let g_move = mean_abs_diff(&before, &after);
+    let last = t.step(&data);
+    assert!(
+        last.d_loss < 0.5 * first.d_loss,
+        "D did not learn: loss {} -> {}",
+        first.d_loss,
+        last.d_loss
+    );
+    assert!(
+        last.d_acc_fake > 0.95,
+        "D does not tell the frozen G apart: {last:?}"
+    );
+    let mut u = trainer(small(Arch::Mlp), &data);
+    let before_u = sample_grid(&u.generator(), 3, 20, &dev).data().to_vec();
+    for _ in 0..31 {
+        u.step(&data);
+    }
+    let after_u = sample_grid(&u.generator(), 3, 20, &dev).data().to_vec();
+    let u_move = mean_abs_diff(&before_u, &after_u);
+    assert!(
+        g_move < 1e-6 && u_move > 1e-2,
+        "G with lr 1e-12 moved {g_move:.4}, with the default rate {u_move:.4}"
+    );
+}
