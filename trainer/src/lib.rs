@@ -26,6 +26,7 @@
 pub mod checkpoint;
 pub mod data;
 pub mod device;
+pub mod diffaugment;
 pub mod eval;
 pub mod export;
 pub mod kernels;
