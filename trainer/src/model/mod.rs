@@ -3,6 +3,7 @@
 pub mod dcgan;
 pub mod mlp;
 pub mod net;
+pub mod spectral;
 
 pub use net::{Discriminator, Generator, NetConfig};
 
