@@ -54,6 +54,7 @@ pub fn untrained_generator(path: &std::path::Path, arch: gan_trainer::model::Arc
         width: 16,
         dropout: 0.0,
         d_batch_norm: true,
+        spectral_norm: false,
     };
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let g = Generator::new(&net, &mut rng, &gan_trainer::device::cpu()).expect("valid config");

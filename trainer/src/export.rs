@@ -441,6 +441,7 @@ mod tests {
             width: 4,
             dropout: 0.0,
             d_batch_norm: true,
+            spectral_norm: false,
         };
         let g = Generator::new(&net, &mut rng, &crate::device::cpu()).unwrap();
         let c = g.contract();

@@ -165,6 +165,7 @@ impl TrainConfig {
             dropout: self.dropout,
             // The gradient penalty is per sample; batch norm would couple the samples.
             d_batch_norm: !self.loss.needs_gradient_penalty(),
+            spectral_norm: false,
         }
     }
 }

@@ -5,7 +5,10 @@
 //!   equal burn's `conv2d` / `conv_transpose2d`, values and gradients (input, weight, bias), and
 //!   their gradients match finite differences.
 //! - The discriminator's written-out input gradient equals burn autodiff's, and the WGAN-GP
-//!   penalty's gradient with respect to D's weights matches finite differences.
+//!   penalty's gradient with respect to D's weights matches finite differences, with and
+//!   without spectral normalization.
+//! - The gradient through a spectrally normalized weight `W / sigma(W)` matches finite
+//!   differences.
 
 use burn::module::Param;
 use burn::prelude::*;
@@ -377,7 +380,7 @@ mod penalty {
         f64_device().autodiff()
     }
 
-    fn config(arch: Arch, classes: usize) -> NetConfig {
+    fn config(arch: Arch, classes: usize, spectral_norm: bool) -> NetConfig {
         NetConfig {
             arch,
             latent_dim: 3,
@@ -391,6 +394,7 @@ mod penalty {
             width: 3,
             dropout: 0.25,
             d_batch_norm: false,
+            spectral_norm,
         }
     }
 
@@ -410,17 +414,32 @@ mod penalty {
         Tensor::from_data(TensorData::new(v.to_vec(), [v.len()]), &ad())
     }
 
-    /// The written-out input gradient equals burn's own gradient of the input.
+    /// A seeded D for `cfg`, with two power iterations done when spectral norm is on (so `u`
+    /// is no longer its initial draw).
+    fn discriminator(cfg: &NetConfig, seed: u64) -> Discriminator {
+        let mut d = Discriminator::new(cfg, &mut ChaCha8Rng::seed_from_u64(seed), &ad()).unwrap();
+        for _ in 0..2 {
+            d.power_iteration();
+        }
+        d
+    }
+
+    /// The written-out input gradient equals burn's own gradient of the input, also through
+    /// spectrally normalized weights.
     #[test]
     fn input_gradient_matches_autodiff() {
-        for (arch, classes) in [
-            (Arch::Mlp, 0),
-            (Arch::Mlp, 4),
-            (Arch::Dcgan, 0),
-            (Arch::Dcgan, 4),
+        for (arch, classes, sn) in [
+            (Arch::Mlp, 0, false),
+            (Arch::Mlp, 4, false),
+            (Arch::Dcgan, 0, false),
+            (Arch::Dcgan, 4, false),
+            (Arch::Mlp, 0, true),
+            (Arch::Mlp, 4, true),
+            (Arch::Dcgan, 0, true),
+            (Arch::Dcgan, 4, true),
         ] {
-            let cfg = config(arch, classes);
-            let d = Discriminator::new(&cfg, &mut ChaCha8Rng::seed_from_u64(1), &ad()).unwrap();
+            let cfg = config(arch, classes, sn);
+            let d = discriminator(&cfg, 1);
             let x = images(5, &cfg, 9, &ad()).require_grad();
             let l = (classes > 0).then(|| labels(&[0, 3, 1, 1, 2]));
             let (score, trace, used) = d.forward_traced(x.clone(), l, Some(77));
@@ -437,7 +456,10 @@ mod penalty {
                 .zip(&ours)
                 .map(|(a, b)| (a - b).abs())
                 .fold(0.0, f64::max);
-            assert!(max < 1e-12, "{arch:?} classes {classes}: differs by {max}");
+            assert!(
+                max < 1e-12,
+                "{arch:?} classes {classes} spectral norm {sn}: differs by {max}"
+            );
             assert!(
                 expected.iter().any(|v| v.abs() > 1e-3),
                 "degenerate gradient"
@@ -446,11 +468,17 @@ mod penalty {
     }
 
     /// The penalty's gradient with respect to a weight, through burn autodiff, matches a
-    /// central finite difference: the penalty really trains D.
+    /// central finite difference: the penalty really trains D (with spectral norm on, through
+    /// `W / sigma(W)`, `u` and `v` held as they are).
     #[test]
     fn penalty_gradient_matches_finite_difference() {
-        for (arch, classes) in [(Arch::Mlp, 3), (Arch::Dcgan, 3)] {
-            let cfg = config(arch, classes);
+        for (arch, classes, sn) in [
+            (Arch::Mlp, 3, false),
+            (Arch::Dcgan, 3, false),
+            (Arch::Mlp, 3, true),
+            (Arch::Dcgan, 3, true),
+        ] {
+            let cfg = config(arch, classes, sn);
             let x = images(4, &cfg, 5, &ad());
             let y = [2i64, 0, 1, 2];
             let penalty = |d: &Discriminator| {
@@ -463,7 +491,7 @@ mod penalty {
                     .powi_scalar(2)
                     .mean()
             };
-            let d = Discriminator::new(&cfg, &mut ChaCha8Rng::seed_from_u64(2), &ad()).unwrap();
+            let d = discriminator(&cfg, 2);
             let grads = penalty(&d).backward();
             let (base, analytic) = first_weight(&d, &grads);
             for i in [0, 7, base.len() - 1] {
@@ -478,7 +506,7 @@ mod penalty {
                 let numeric = (at(h) - at(-h)) / (2.0 * h);
                 assert!(
                     (numeric - analytic[i]).abs() < 1e-6 * (1.0 + numeric.abs()),
-                    "{arch:?} weight {i}: autodiff {} vs finite difference {numeric}",
+                    "{arch:?} spectral norm {sn} weight {i}: autodiff {} vs finite difference {numeric}",
                     analytic[i]
                 );
             }
@@ -512,5 +540,72 @@ mod penalty {
                     Param::from_tensor(Tensor::from_data(TensorData::new(v, dims), &ad()));
             }
         }
+    }
+}
+
+mod spectral {
+    use super::*;
+
+    use gan_trainer::model::spectral::{Layout, SpectralNorm};
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    fn t<const D: usize>(seed: u64, dims: [usize; D]) -> Tensor<D> {
+        let n = dims.iter().product();
+        let v: Vec<f64> = gan_runtime::latent(seed, 0, n)
+            .into_iter()
+            .map(f64::from)
+            .collect();
+        Tensor::from_data(TensorData::new(v, dims), &f64_device())
+    }
+
+    /// The gradient of `sum(Y) + sum(Y^2)`, `Y = (W / sigma(W)) * P`, with respect to `W`,
+    /// through burn autodiff, matches central finite differences at every weight (`u`, `v`
+    /// held as they are).
+    fn check<const D: usize>(dims: [usize; D], layout: Layout) {
+        let w = t(11, dims).autodiff();
+        let probe = t(12, dims).autodiff();
+        let mut sn = SpectralNorm::new(&w, layout, &mut ChaCha8Rng::seed_from_u64(13));
+        for _ in 0..3 {
+            sn.power_iteration(&w);
+        }
+        let loss = |w: Tensor<D>| {
+            let y = sn.normalize(w) * probe.clone();
+            // Quadratic, so that the gradient depends on W through more than sigma.
+            y.clone().sum() + y.powi_scalar(2).sum()
+        };
+        let wa = w.clone().autodiff().require_grad();
+        let grads = loss(wa.clone()).backward();
+        let analytic: Vec<f64> = wa.grad(&grads).unwrap().into_data().try_into_vec().unwrap();
+        let base: Vec<f64> = w.into_data().try_into_vec().unwrap();
+        let h = 1e-6;
+        let mut worst = 0.0f64;
+        for i in 0..base.len() {
+            let at = |delta: f64| {
+                let mut v = base.clone();
+                v[i] += delta;
+                let w = Tensor::from_data(TensorData::new(v, dims), &f64_device().autodiff());
+                loss(w).into_scalar::<f64>()
+            };
+            let numeric = (at(h) - at(-h)) / (2.0 * h);
+            let err = (numeric - analytic[i]).abs() / (1.0 + numeric.abs());
+            worst = worst.max(err);
+        }
+        assert!(
+            worst < 1e-7,
+            "{layout:?} {dims:?}: worst relative error {worst}"
+        );
+        assert!(
+            analytic.iter().any(|g| g.abs() > 1e-3),
+            "degenerate gradient"
+        );
+    }
+
+    #[test]
+    fn gradient_through_the_normalized_weight_matches_finite_differences() {
+        check([4, 3, 2, 2], Layout::OutFirst);
+        check([5, 3], Layout::InOut);
+        check([6, 1], Layout::InOut);
+        check([3, 5], Layout::OutFirst);
     }
 }

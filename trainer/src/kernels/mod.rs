@@ -80,13 +80,31 @@ pub fn linear(x: Tensor<2>, layer: &Linear, act: Act) -> Tensor<2> {
         .bias
         .as_ref()
         .expect("the networks' linear layers all have a bias");
+    linear_with(x, layer.weight.val(), bias.val(), act)
+}
+
+/// [`linear`] with the weight `w` `[in, out]` and bias `b` `[out]` given as tensors, e.g. a
+/// spectrally normalized weight (gradients flow into whatever computed them).
+///
+/// ```
+/// use burn::prelude::*;
+/// use gan_trainer::kernels::{linear_with, Act};
+///
+/// let device = gan_trainer::device::cpu();
+/// let x = Tensor::<2>::ones([3, 2], &device);
+/// let w = Tensor::<2>::ones([2, 4], &device);
+/// let b = Tensor::<1>::zeros([4], &device);
+/// let y: Vec<f32> = linear_with(x, w, b, Act::Identity).into_data().try_into_vec().unwrap();
+/// assert_eq!(y, vec![2.0; 12]);
+/// ```
+pub fn linear_with(x: Tensor<2>, w: Tensor<2>, b: Tensor<1>, act: Act) -> Tensor<2> {
     if !on_flex(&x) {
-        return activation(layer.forward(x), act);
+        return activation(module::linear(x, w, Some(b)), act);
     }
     Tensor::from_dispatch(Dispatch::kernel_linear(
         x.into_dispatch(),
-        layer.weight.val().into_dispatch(),
-        bias.val().into_dispatch(),
+        w.into_dispatch(),
+        b.into_dispatch(),
         act,
     ))
 }

@@ -15,6 +15,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::mlp::{leaky_slope, LEAKY_SLOPE};
+use super::spectral::{Layout, SpectralNorm};
 use super::{init_bias, init_weights, param, seeded_linear, ImageShape, Init};
 use crate::kernels::{self, conv2d, conv_transpose2d, Act, Conv};
 
@@ -180,6 +181,8 @@ pub struct DcganDiscriminator {
     pub convs: Vec<Conv2d>,
     /// Batch norms after all but the first convolution (empty when batch norm is off).
     pub norms: Vec<BatchNorm>,
+    /// Spectral normalization of each convolution's kernel (empty when off).
+    pub spectral: Vec<SpectralNorm>,
     /// Dropout probability after each activation (training only).
     pub dropout: f64,
     /// Input height.
@@ -239,10 +242,38 @@ impl DcganDiscriminator {
         Ok(Self {
             convs,
             norms,
+            spectral: Vec::new(),
             dropout,
             height: shape.height,
             width: shape.width,
         })
+    }
+
+    /// Turns on spectral normalization of every convolution kernel, read as the matrix
+    /// `[out, in * k * k]`, drawing each one's `u` from `rng`.
+    pub fn with_spectral_norm(mut self, rng: &mut impl Rng) -> Self {
+        self.spectral = self
+            .convs
+            .iter()
+            .map(|c| SpectralNorm::new(&c.weight.val(), Layout::OutFirst, rng))
+            .collect();
+        self
+    }
+
+    /// One power iteration per spectrally normalized kernel (none when off).
+    pub fn power_iteration(&mut self) {
+        for (sn, conv) in self.spectral.iter_mut().zip(&self.convs) {
+            sn.power_iteration(&conv.weight.val());
+        }
+    }
+
+    /// The kernel convolution `i` uses, `[out, in, k, k]`: spectrally normalized when on.
+    pub fn weight(&self, i: usize) -> Tensor<4> {
+        let w = self.convs[i].weight.val();
+        match self.spectral.get(i) {
+            Some(sn) => sn.normalize(w),
+            None => w,
+        }
     }
 
     /// Feature width.
@@ -266,7 +297,7 @@ impl DcganDiscriminator {
         let leaky = Act::LeakyRelu(LEAKY_SLOPE);
         for (i, conv) in self.convs.iter().enumerate() {
             let bias = conv.bias.as_ref().map(|b| b.val());
-            let pre = conv2d(x, conv.weight.val(), bias, STRIDE2);
+            let pre = conv2d(x, self.weight(i), bias, STRIDE2);
             x = match i.checked_sub(1).and_then(|j| self.norms.get(j)) {
                 Some(norm) => kernels::batch_norm(pre, norm, leaky),
                 None => kernels::activation(pre, leaky),
@@ -286,13 +317,14 @@ impl DcganDiscriminator {
 
     /// d(features . g_features)/d(images) `[N, C, H, W]`, as a differentiable function of the
     /// weights: each convolution's backward is the transposed convolution with its weights
-    /// (every side is even, so no output padding is needed).
+    /// (spectrally normalized when on, as in the forward pass; every side is even, so no
+    /// output padding is needed).
     /// Only valid without batch norm (whose batch statistics couple the samples).
     pub fn input_gradient(&self, trace: &DcganTrace, g_features: Tensor<2>) -> Tensor<4> {
         let mut g: Tensor<4> = g_features.reshape(trace.out_shape);
-        for (i, conv) in self.convs.iter().enumerate().rev() {
+        for i in (0..self.convs.len()).rev() {
             g = g * trace.scales[i].clone();
-            g = conv_transpose2d(g, conv.weight.val(), None, STRIDE2);
+            g = conv_transpose2d(g, self.weight(i), None, STRIDE2);
         }
         g
     }

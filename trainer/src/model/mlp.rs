@@ -6,6 +6,7 @@ use burn::nn::Linear;
 use burn::prelude::*;
 use rand::Rng;
 
+use super::spectral::{Layout, SpectralNorm};
 use super::{seeded_linear, ImageShape, Init};
 use crate::kernels::{self, Act};
 
@@ -90,6 +91,8 @@ impl MlpGenerator {
 pub struct MlpDiscriminator {
     /// The hidden layers, image to features.
     pub layers: Vec<Linear>,
+    /// Spectral normalization of each layer's weight (empty when off).
+    pub spectral: Vec<SpectralNorm>,
 }
 
 /// What [`MlpDiscriminator::input_gradient`] needs from a forward pass: the slope of each
@@ -115,7 +118,36 @@ impl MlpDiscriminator {
             .windows(2)
             .map(|w| seeded_linear(w[0], w[1], init, rng, device))
             .collect();
-        Self { layers }
+        Self {
+            layers,
+            spectral: Vec::new(),
+        }
+    }
+
+    /// Turns on spectral normalization of every layer, drawing each layer's `u` from `rng`.
+    pub fn with_spectral_norm(mut self, rng: &mut impl Rng) -> Self {
+        self.spectral = self
+            .layers
+            .iter()
+            .map(|l| SpectralNorm::new(&l.weight.val(), Layout::InOut, rng))
+            .collect();
+        self
+    }
+
+    /// One power iteration per spectrally normalized weight (none when off).
+    pub fn power_iteration(&mut self) {
+        for (sn, layer) in self.spectral.iter_mut().zip(&self.layers) {
+            sn.power_iteration(&layer.weight.val());
+        }
+    }
+
+    /// The weight layer `i` uses, `[in, out]`: spectrally normalized when on.
+    pub fn weight(&self, i: usize) -> Tensor<2> {
+        let w = self.layers[i].weight.val();
+        match self.spectral.get(i) {
+            Some(sn) => sn.normalize(w),
+            None => w,
+        }
     }
 
     /// Feature width.
@@ -128,8 +160,13 @@ impl MlpDiscriminator {
     pub fn features(&self, images: Tensor<4>, traced: bool) -> (Tensor<2>, MlpTrace) {
         let mut x: Tensor<2> = images.flatten(1, 3);
         let mut slopes = Vec::new();
-        for layer in &self.layers {
-            x = kernels::linear(x, layer, Act::LeakyRelu(LEAKY_SLOPE));
+        for (i, layer) in self.layers.iter().enumerate() {
+            let bias = layer
+                .bias
+                .as_ref()
+                .expect("the discriminator's layers all have a bias")
+                .val();
+            x = kernels::linear_with(x, self.weight(i), bias, Act::LeakyRelu(LEAKY_SLOPE));
             if traced {
                 // LeakyReLU keeps the sign: its slope is read off the output.
                 slopes.push(leaky_slope(x.clone().detach()));
@@ -139,11 +176,12 @@ impl MlpDiscriminator {
     }
 
     /// d(features . g_features)/d(images), flattened to `[N, C*H*W]`, as a differentiable
-    /// function of the weights: the backward pass written out with the same weights.
+    /// function of the weights: the backward pass written out with the same (spectrally
+    /// normalized, when on) weights.
     pub fn input_gradient(&self, trace: &MlpTrace, g_features: Tensor<2>) -> Tensor<2> {
         let mut g = g_features;
-        for (layer, slope) in self.layers.iter().zip(&trace.slopes).rev() {
-            g = (g * slope.clone()).matmul(layer.weight.val().transpose());
+        for (i, slope) in trace.slopes.iter().enumerate().rev() {
+            g = (g * slope.clone()).matmul(self.weight(i).transpose());
         }
         g
     }

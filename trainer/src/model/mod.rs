@@ -4,6 +4,7 @@ pub mod dcgan;
 pub mod ema;
 pub mod mlp;
 pub mod net;
+pub mod spectral;
 
 pub use net::{Discriminator, Generator, NetConfig};
 

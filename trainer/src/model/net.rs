@@ -1,6 +1,8 @@
 //! The generator and discriminator of every architecture, with optional class conditioning:
 //! G appends a learned label embedding to the latent; D scores `head(h) + <embed(y), h>` on
-//! its features `h` (the projection discriminator of Miyato & Koyama 2018).
+//! its features `h` (the projection discriminator of Miyato & Koyama 2018). With
+//! [`NetConfig::spectral_norm`], every weight of D — the body's layers, the head and the
+//! projection embedding — is spectrally normalized (see [`super::spectral`]).
 
 use burn::module::Param;
 use burn::nn::Linear;
@@ -9,6 +11,7 @@ use rand::Rng;
 
 use super::dcgan::{DcganDiscriminator, DcganGenerator, DcganTrace};
 use super::mlp::{MlpDiscriminator, MlpGenerator, MlpTrace};
+use super::spectral::{Layout, SpectralNorm};
 use super::{init_weights, param, seeded_linear, Arch, ImageShape, Init};
 
 /// Length of G's label embedding in conditional models.
@@ -33,6 +36,10 @@ pub struct NetConfig {
     pub dropout: f64,
     /// DCGAN D batch norm (off for WGAN-GP, whose penalty is per sample).
     pub d_batch_norm: bool,
+    /// Spectral normalization (Miyato et al. 2018) of every weight of D; absent in older
+    /// configurations (off).
+    #[serde(default)]
+    pub spectral_norm: bool,
 }
 
 /// Why networks could not be built.
@@ -181,6 +188,12 @@ pub struct Discriminator {
     /// Class embedding `[classes, features]` whose dot product with the features is added to
     /// the score (conditional only).
     pub projection: Option<Param<Tensor<2>>>,
+    /// Spectral normalization of the head's weight (present when spectral norm is on).
+    pub head_spectral: Option<SpectralNorm>,
+    /// Spectral normalization of the projection embedding, read as `[classes, features]` as
+    /// PyTorch-StudioGAN's and Miyato & Koyama's `SNEmbedding` do (present when spectral norm
+    /// is on and the model is conditional).
+    pub projection_spectral: Option<SpectralNorm>,
 }
 
 /// A forward pass's record, for [`Discriminator::input_gradient`].
@@ -193,7 +206,30 @@ pub enum Trace {
 }
 
 impl Discriminator {
-    /// A seeded discriminator for `config`.
+    /// A seeded discriminator for `config`. With spectral norm on, the weights are drawn as
+    /// without it, and then one `u` per weight (body in order, head, projection): the same
+    /// seed gives the same weights either way.
+    ///
+    /// ```
+    /// use gan_trainer::model::{Arch, Discriminator, ImageShape, Init, NetConfig};
+    /// use rand::SeedableRng;
+    ///
+    /// let config = NetConfig {
+    ///     arch: Arch::Mlp,
+    ///     latent_dim: 8,
+    ///     shape: ImageShape { channels: 1, height: 4, width: 4 },
+    ///     num_classes: 0,
+    ///     init: Init::Pytorch,
+    ///     width: 4,
+    ///     dropout: 0.0,
+    ///     d_batch_norm: false,
+    ///     spectral_norm: true,
+    /// };
+    /// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    /// let mut d = Discriminator::new(&config, &mut rng, &gan_trainer::device::cpu()).unwrap();
+    /// assert!(d.spectral_norm());
+    /// d.power_iteration(); // once before each D update
+    /// ```
     pub fn new(config: &NetConfig, rng: &mut impl Rng, device: &Device) -> Result<Self, NetError> {
         check(config)?;
         let body = match config.arch {
@@ -225,10 +261,64 @@ impl Discriminator {
             let v = init_weights(config.num_classes * f, f, 1, config.init, rng);
             param(v, [config.num_classes, f], device)
         });
-        Ok(Self {
+        let mut d = Self {
             body,
             head,
             projection,
+            head_spectral: None,
+            projection_spectral: None,
+        };
+        if config.spectral_norm {
+            d.body = match d.body {
+                DiscriminatorBody::Mlp(b) => DiscriminatorBody::Mlp(b.with_spectral_norm(rng)),
+                DiscriminatorBody::Dcgan(b) => DiscriminatorBody::Dcgan(b.with_spectral_norm(rng)),
+            };
+            d.head_spectral = Some(SpectralNorm::new(&d.head.weight.val(), Layout::InOut, rng));
+            d.projection_spectral = d
+                .projection
+                .as_ref()
+                .map(|p| SpectralNorm::new(&p.val(), Layout::OutFirst, rng));
+        }
+        Ok(d)
+    }
+
+    /// Whether D's weights are spectrally normalized.
+    pub fn spectral_norm(&self) -> bool {
+        self.head_spectral.is_some()
+    }
+
+    /// One power iteration (without gradient) for every spectrally normalized weight, on its
+    /// current value; nothing when spectral norm is off. The training step calls it once
+    /// before each D update: forward passes only read the estimates, so the update's passes
+    /// all divide by the same `sigma` and G steps and evaluation leave them alone.
+    pub fn power_iteration(&mut self) {
+        match &mut self.body {
+            DiscriminatorBody::Mlp(b) => b.power_iteration(),
+            DiscriminatorBody::Dcgan(b) => b.power_iteration(),
+        }
+        if let Some(sn) = &mut self.head_spectral {
+            sn.power_iteration(&self.head.weight.val());
+        }
+        if let (Some(sn), Some(p)) = (&mut self.projection_spectral, &self.projection) {
+            sn.power_iteration(&p.val());
+        }
+    }
+
+    /// The head's weight `[features, 1]` as used: spectrally normalized when on.
+    fn head_weight(&self) -> Tensor<2> {
+        let w = self.head.weight.val();
+        match &self.head_spectral {
+            Some(sn) => sn.normalize(w),
+            None => w,
+        }
+    }
+
+    /// The projection embedding `[classes, features]` as used (conditional only).
+    fn projection_weight(&self) -> Option<Tensor<2>> {
+        let p = self.projection.as_ref()?.val();
+        Some(match &self.projection_spectral {
+            Some(sn) => sn.normalize(p),
+            None => p,
         })
     }
 
@@ -273,11 +363,12 @@ impl Discriminator {
                 (h, Trace::Dcgan(t))
             }
         };
-        let mut score = self.head.forward(h.clone());
+        let bias = self.head.bias.as_ref().map(|b| b.val());
+        let mut score = burn::tensor::module::linear(h.clone(), self.head_weight(), bias);
         let mut used = None;
-        if let Some(p) = &self.projection {
+        if let Some(p) = self.projection_weight() {
             let labels = labels.unwrap_or_else(|| balanced_labels(n, p.dims()[0], &device));
-            let e = p.val().select(0, labels.clone());
+            let e = p.select(0, labels.clone());
             score = score + (e * h).sum_dim(1);
             used = Some(labels);
         }
@@ -292,15 +383,15 @@ impl Discriminator {
     /// slopes and dropout masks as constants (their derivative is zero almost everywhere).
     /// A test checks it against burn's own `grad` of the input.
     pub fn input_gradient(&self, trace: &Trace, labels: Option<Tensor<1, Int>>) -> Tensor<2> {
-        let w = self.head.weight.val(); // [F, 1]
+        let w = self.head_weight(); // [F, 1]
         let f = w.dims()[0];
         let n = match trace {
             Trace::Mlp(t) => t.batch(),
             Trace::Dcgan(t) => t.batch(),
         };
         let mut g = w.reshape([1, f]).repeat_dim(0, n);
-        if let (Some(p), Some(labels)) = (&self.projection, labels) {
-            g = g + p.val().select(0, labels);
+        if let (Some(p), Some(labels)) = (self.projection_weight(), labels) {
+            g = g + p.select(0, labels);
         }
         match (&self.body, trace) {
             (DiscriminatorBody::Mlp(d), Trace::Mlp(t)) => d.input_gradient(t, g),
