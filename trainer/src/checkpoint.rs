@@ -353,6 +353,22 @@ mod tests {
         );
     }
 
+    /// Spectral norm's power-iteration vectors and DiffAugment's draws must survive too.
+    #[test]
+    fn round_trip_continues_identically_with_spectral_norm_and_diffaugment() {
+        round_trip(
+            TrainConfig {
+                arch: crate::model::Arch::Dcgan,
+                num_classes: 3,
+                width: 4,
+                spectral_norm: true,
+                diffaugment: "color,translation,cutout".parse().unwrap(),
+                ..TrainConfig::default()
+            },
+            8,
+        );
+    }
+
     #[test]
     fn round_trip_continues_identically_with_augmentation() {
         round_trip(

@@ -167,6 +167,15 @@ struct TrainArgs {
     /// the last iterate: smoother, more varied samples for the same training
     #[arg(long)]
     ema: Option<f64>,
+    /// Spectrally normalize every weight of D (Miyato et al. 2018; one power iteration per D
+    /// update): bounds D's Lipschitz constant, so D cannot overpower G as easily
+    #[arg(long)]
+    spectral_norm: bool,
+    /// DiffAugment (Zhao et al. 2020) at D's input, for real and fake images alike, in D and G
+    /// steps: comma-separated color, translation, cutout, or none. For small datasets (a few
+    /// thousand images), where D memorizes the real ones
+    #[arg(long, default_value = "none")]
+    diffaugment: gan_trainer::diffaugment::DiffAugment,
     /// Adam beta1
     #[arg(long, default_value_t = 0.5)]
     beta1: f32,
@@ -558,5 +567,7 @@ fn train_config(args: &TrainArgs, num_classes: usize) -> TrainConfig {
         ema: args.ema,
         lr_g: args.lr_g,
         lr_d: args.lr_d,
+        spectral_norm: args.spectral_norm,
+        diffaugment: args.diffaugment,
     }
 }

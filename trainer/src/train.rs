@@ -60,6 +60,12 @@ pub struct TrainConfig {
     /// Discriminator learning rate (`--lr-d`); `None`: `lr`.
     #[serde(default)]
     pub lr_d: Option<f64>,
+    /// Spectral normalization of every discriminator weight (`--spectral-norm`).
+    #[serde(default)]
+    pub spectral_norm: bool,
+    /// DiffAugment policy applied to real and fake images at D's input (`--diffaugment`).
+    #[serde(default)]
+    pub diffaugment: crate::diffaugment::DiffAugment,
 }
 
 fn one() -> u32 {
@@ -165,7 +171,7 @@ impl TrainConfig {
             dropout: self.dropout,
             // The gradient penalty is per sample; batch norm would couple the samples.
             d_batch_norm: !self.loss.needs_gradient_penalty(),
-            spectral_norm: false,
+            spectral_norm: self.spectral_norm,
         }
     }
 }
@@ -190,6 +196,8 @@ impl Default for TrainConfig {
             ema: None,
             lr_g: None,
             lr_d: None,
+            spectral_norm: false,
+            diffaugment: Default::default(),
         }
     }
 }
@@ -393,12 +401,22 @@ impl GanTrainer {
             self.rng.next_u64(),
             self.rng.next_u64(),
         ];
-        let logits_real = self
-            .d
-            .forward(real.images.clone(), real.labels.clone(), Some(seeds[0]));
-        let logits_fake = self
-            .d
-            .forward(fake.clone(), noise.labels.clone(), Some(seeds[1]));
+        if self.config.spectral_norm {
+            self.d.power_iteration();
+        }
+        let (d_real, d_fake) = if self.config.diffaugment.is_empty() {
+            (real.images.clone(), fake.clone())
+        } else {
+            // Drawn only when on, so runs without it keep their random stream.
+            let (a, b) = (self.rng.next_u64(), self.rng.next_u64());
+            let policy = self.config.diffaugment;
+            (
+                policy.apply(real.images.clone(), a),
+                policy.apply(fake.clone(), b),
+            )
+        };
+        let logits_real = self.d.forward(d_real, real.labels.clone(), Some(seeds[0]));
+        let logits_fake = self.d.forward(d_fake, noise.labels.clone(), Some(seeds[1]));
         let th = self.config.loss.threshold();
         let acc_real = mean_of(logits_real.clone().greater_elem(th).float());
         let acc_fake = mean_of(logits_fake.clone().lower_equal_elem(th).float());
@@ -429,7 +447,12 @@ impl GanTrainer {
         // D's parameters need no gradient here; gradients still flow through D to G.
         let d = self.d.clone().no_grad();
         let seed = self.rng.next_u64();
-        let fake = self.g.forward(noise.z, noise.labels.clone());
+        let mut fake = self.g.forward(noise.z, noise.labels.clone());
+        if !self.config.diffaugment.is_empty() {
+            // The same augmentation D trains on, differentiable: G learns through it, and
+            // never learns to draw it.
+            fake = self.config.diffaugment.apply(fake, self.rng.next_u64());
+        }
         let loss = self
             .config
             .loss

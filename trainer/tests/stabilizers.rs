@@ -145,3 +145,112 @@ fn two_time_scales_give_each_network_its_own_rate() {
         "G with lr 1e-12 moved {g_move:.4}, with the default rate {u_move:.4}"
     );
 }
+
+/// Largest singular value of `w` viewed as `[rows, rest]`, by 200 power iterations.
+fn top_singular_value(w: &[f32], rows: usize) -> f64 {
+    let cols = w.len() / rows;
+    let mut v = vec![1.0f64; cols];
+    let mut sigma = 0.0;
+    for _ in 0..200 {
+        let u: Vec<f64> = (0..rows)
+            .map(|r| (0..cols).map(|c| f64::from(w[r * cols + c]) * v[c]).sum())
+            .collect();
+        let nu = u.iter().map(|x| x * x).sum::<f64>().sqrt();
+        let vn: Vec<f64> = (0..cols)
+            .map(|c| {
+                (0..rows)
+                    .map(|r| f64::from(w[r * cols + c]) * u[r] / nu)
+                    .sum()
+            })
+            .collect();
+        sigma = vn.iter().map(|x| x * x).sum::<f64>().sqrt();
+        v = vn.iter().map(|x| x / sigma).collect();
+    }
+    sigma
+}
+
+/// `--spectral-norm`: after training, every convolution D applies has spectral norm about 1
+/// (one power iteration per D update tracks the weights as they move), where the raw
+/// weights it normalizes do not.
+#[test]
+fn spectral_norm_keeps_each_discriminator_layer_at_norm_one() {
+    let data = mnist();
+    let mut t = trainer(
+        TrainConfig {
+            spectral_norm: true,
+            loss: gan_trainer::loss::Loss::Hinge,
+            dropout: 0.0,
+            ..small(Arch::Dcgan)
+        },
+        &data,
+    );
+    for _ in 0..60 {
+        t.step(&data);
+    }
+    let stats = t.step(&data);
+    assert!(stats.d_loss.is_finite() && stats.g_loss.is_finite());
+    let gan_trainer::model::net::DiscriminatorBody::Dcgan(body) = &t.d.body else {
+        panic!("a DCGAN discriminator");
+    };
+    let mut raw_norms = Vec::new();
+    for (i, conv) in body.convs.iter().enumerate() {
+        let rows = conv.weight.dims()[0];
+        let used: Vec<f32> = body
+            .weight(i)
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .unwrap();
+        let raw: Vec<f32> = conv
+            .weight
+            .val()
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .unwrap();
+        let (s_used, s_raw) = (
+            top_singular_value(&used, rows),
+            top_singular_value(&raw, rows),
+        );
+        assert!(
+            (s_used - 1.0).abs() < 0.05,
+            "layer {i}: the normalized weight has spectral norm {s_used}"
+        );
+        raw_norms.push(s_raw);
+    }
+    assert!(
+        raw_norms.iter().any(|s| (s - 1.0).abs() > 0.1),
+        "the raw weights already had norm 1: {raw_norms:?}"
+    );
+}
+
+/// `--diffaugment`: a run trains through the augmentation (G learns from D's verdict on
+/// augmented fakes) and repeats bit for bit.
+#[test]
+fn diffaugment_trains_and_repeats() {
+    let data = mnist();
+    let config = TrainConfig {
+        diffaugment: "color,translation,cutout".parse().unwrap(),
+        ..small(Arch::Dcgan)
+    };
+    let dev = gan_trainer::device::cpu();
+    let run = || {
+        let mut t = trainer(config.clone(), &data);
+        let before = sample_grid(&t.generator(), 3, 20, &dev).data().to_vec();
+        let stats: Vec<_> = (0..30).map(|_| t.step(&data)).collect();
+        let after = sample_grid(&t.generator(), 3, 20, &dev).data().to_vec();
+        (before, stats, after)
+    };
+    let (before, stats, after) = run();
+    assert!(mean_abs_diff(&before, &after) > 1e-2, "G did not learn");
+    assert!(stats
+        .iter()
+        .all(|s| s.d_loss.is_finite() && s.g_loss.is_finite()));
+    let (_, stats2, after2) = run();
+    assert_eq!(stats, stats2);
+    assert_eq!(after, after2);
+    // And it is not the run without augmentation.
+    let mut plain = trainer(small(Arch::Dcgan), &data);
+    let plain_stats: Vec<_> = (0..30).map(|_| plain.step(&data)).collect();
+    assert_ne!(stats, plain_stats);
+}

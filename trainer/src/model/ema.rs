@@ -35,7 +35,7 @@ impl Ema {
     /// # use rand::SeedableRng;
     /// # let config = NetConfig { arch: Arch::Mlp, latent_dim: 4, num_classes: 0, init: Init::Pytorch,
     /// #     shape: ImageShape { channels: 1, height: 2, width: 2 }, width: 8, dropout: 0.0,
-    /// #     d_batch_norm: false };
+    /// #     d_batch_norm: false, spectral_norm: false };
     /// # let device = gan_trainer::device::cpu();
     /// # let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     /// let g = Generator::new(&config, &mut rng, &device).unwrap();
@@ -161,6 +161,7 @@ mod tests {
             width: 4,
             dropout: 0.0,
             d_batch_norm: true,
+            spectral_norm: false,
         };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         Generator::new(&config, &mut rng, &crate::device::cpu()).unwrap()
