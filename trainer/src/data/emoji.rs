@@ -132,10 +132,12 @@ pub enum EmojiError {
         problem: String,
     },
     /// The output directory holds files and replacing it was not asked for.
-    #[error("{0} is not empty: refusing to overwrite it (`--force` replaces an earlier emoji dataset)")]
+    #[error(
+        "{0} is not empty: refusing to overwrite it (`--force` replaces an earlier emoji dataset)"
+    )]
     NotEmpty(PathBuf),
     /// The output directory holds files that [`build`] did not write.
-    #[error("{0} is not empty and is not an earlier emoji dataset (its LICENSE.md does not start with `{LICENSE_HEADING}`): refusing to delete it, even with force; remove it yourself or pick another directory")]
+    #[error("{0} is not empty and is not an earlier emoji dataset (its LICENSE.md does not start with `{LICENSE_HEADING}`): refusing to delete it, even with `--force`; remove it yourself or pick another directory")]
     NotOurs(PathBuf),
     /// The output path cannot be a dataset directory.
     #[error("{path}: {problem}")]
