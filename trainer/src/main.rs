@@ -4,6 +4,7 @@
 //! ```text
 //! trainer --data ../shared/data/fashion-mnist --steps 5000 --export generator.onnx
 //! trainer eval --model generator.onnx --data ../shared/data/fashion-mnist --json eval.json
+//! trainer data emoji --out ../shared/data/emoji
 //! ```
 
 /// See trainer/Cargo.toml: large buffers are reused instead of page-faulted in each step.
@@ -16,6 +17,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use gan_trainer::data::augment::Augment;
+use gan_trainer::data::emoji;
 use gan_trainer::device::DeviceKind;
 use gan_trainer::eval::{self, augment, classifier::ClassifierConfig, EvalOptions};
 use gan_trainer::loss::Loss;
@@ -51,6 +53,72 @@ enum Command {
     /// trained on that same subset, over several seeds, and reports held-out test accuracy
     #[command(name = "augment-eval")]
     AugmentEval(AugmentArgs),
+    /// Make training data sets (image folders the trainer reads with --data)
+    Data(DataArgs),
+}
+
+#[derive(Args, Debug)]
+struct DataArgs {
+    #[command(subcommand)]
+    command: DataCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum DataCommand {
+    /// Colour images: the Twemoji emoji of the npm package emoji-datasource-twitter@16.0.0, as
+    /// 64x64 RGB PNGs, one folder per category
+    #[command(long_about = EMOJI_ABOUT)]
+    Emoji(EmojiArgs),
+}
+
+const EMOJI_ABOUT: &str = "\
+Colour images: the Twemoji emoji of the npm package emoji-datasource-twitter@16.0.0, as 64x64 RGB
+PNGs, one folder per category.
+
+Gets the package with `npm pack` (cached; needs npm, or pass --package FILE.tgz), checks its
+SHA-512 against the npm registry's integrity value for that version, reads package/emoji.json
+and the 64x64 RGBA images under package/img/twitter/64/ straight from the tarball, composites
+each on --background, and writes OUT/<category>/<sort order>-<short name>.png with OUT/LICENSE.md.
+
+Categories become folders named by slug (activities, animals-and-nature, flags, food-and-drink,
+objects, people-and-body, smileys-and-emotion, symbols, travel-and-places): the trainer reads
+them as classes in that (alphabetical) order. Left out: the Component category (skin-tone
+swatches), entries without a Twitter image, images identical to an earlier one, and skin-tone
+variations. OUT is built beside itself and renamed into place.
+
+License: the graphics are Twemoji (copyright Twitter, Inc. / X Corp. and contributors), CC-BY 4.0,
+which asks for attribution when you share them or images made from them; the package is MIT.
+OUT/LICENSE.md says so.
+
+Example:
+  trainer data emoji --out ../shared/data/emoji
+  trainer --data ../shared/data/emoji --image-size 64 --arch dcgan --conditional --export emoji.onnx";
+
+#[derive(Args, Debug)]
+struct EmojiArgs {
+    /// Output directory (must not exist, or be empty; see --force)
+    #[arg(long)]
+    out: PathBuf,
+    /// Directory of the cached package tarball [default: $XDG_CACHE_HOME or ~/.cache, /gan-trainer/npm]
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Use this downloaded emoji-datasource-twitter-16.0.0.tgz instead of running npm (its
+    /// SHA-512 is checked all the same)
+    #[arg(long)]
+    package: Option<PathBuf>,
+    /// The npm program to run
+    #[arg(long, default_value = "npm")]
+    npm: PathBuf,
+    /// Colour of transparent pixels, R,G,B in 0..=255
+    #[arg(long, default_value = "255,255,255", value_parser = emoji::parse_rgb)]
+    background: [u8; 3],
+    /// Replace OUT when it holds an earlier emoji dataset (any other non-empty directory is
+    /// refused)
+    #[arg(long)]
+    force: bool,
+    /// No progress bar
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(Args, Debug)]
@@ -268,7 +336,57 @@ fn main() -> Result<()> {
         Some(Command::Train(args)) => train(args),
         Some(Command::Eval(args)) => evaluate(args),
         Some(Command::AugmentEval(args)) => augment_eval(args),
+        Some(Command::Data(DataArgs {
+            command: DataCommand::Emoji(args),
+        })) => emoji_data(args),
     }
+}
+
+fn emoji_data(args: EmojiArgs) -> Result<()> {
+    let tarball = match args.package {
+        Some(path) => {
+            emoji::verify(&path, emoji::INTEGRITY).with_context(|| {
+                format!(
+                    "--package {}: expected {}@{}",
+                    path.display(),
+                    emoji::PACKAGE,
+                    emoji::VERSION
+                )
+            })?;
+            path
+        }
+        None => {
+            let options = emoji::FetchOptions {
+                cache_dir: args.cache_dir.unwrap_or_else(emoji::default_cache_dir),
+                npm: args.npm,
+            };
+            if !args.quiet {
+                eprintln!(
+                    "getting {}@{} (npm pack, cached in {})",
+                    emoji::PACKAGE,
+                    emoji::VERSION,
+                    options.cache_dir.display()
+                );
+            }
+            emoji::fetch(&options)?
+        }
+    };
+    let options = emoji::BuildOptions {
+        background: args.background,
+        force: args.force,
+        progress: !args.quiet,
+    };
+    let summary = emoji::build(&tarball, &args.out, &options)
+        .with_context(|| format!("building the emoji dataset in --out {}", args.out.display()))?;
+    print!("{summary}");
+    eprintln!(
+        "{} images in {} classes written to {} (read it with --data {} --image-size 64; license in LICENSE.md)",
+        summary.total(),
+        summary.categories.len(),
+        args.out.display(),
+        args.out.display()
+    );
+    Ok(())
 }
 
 /// Creates the parent directory of `--json FILE` now, so a typo fails before the work.

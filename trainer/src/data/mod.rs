@@ -2,6 +2,7 @@
 
 pub mod augment;
 pub mod cifar;
+pub mod emoji;
 pub mod folder;
 pub mod idx;
 
