@@ -754,8 +754,7 @@ mod tests {
     fn translation_vjp(g: &[f32], shape: [usize; 4], draws: &[Draw]) -> Vec<f32> {
         let [n, c, h, w] = shape;
         let mut out = vec![0.0; g.len()];
-        for img in 0..n {
-            let d = draws[img];
+        for (img, d) in draws.iter().enumerate().take(n) {
             for ch in 0..c {
                 for si in 0..h as i64 {
                     for sj in 0..w as i64 {
