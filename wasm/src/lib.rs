@@ -393,7 +393,17 @@ mod tests {
         assert_eq!(batch.shape(), (c.channels, c.height, c.width));
         assert_eq!(batch.non_finite_count(), 0);
         let one = g.generate(42, 2, 1, None).unwrap();
-        assert_eq!(one.image(0), batch.image(2));
+        // The same latent gives the same image up to float rounding: natively, burn-flex's
+        // GEMM picks its micro-kernel by batch size and CPU (AVX2 and AVX-512 differ), so the
+        // last bits may differ between batch 1 and batch 4 (seen on an AMD EPYC without
+        // AVX-512). The browser test holds pixels to ONNX Runtime within 1/255.
+        let worst = one
+            .image(0)
+            .iter()
+            .zip(batch.image(2))
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst < 1e-5, "batch 1 vs batch 4 differ by {worst}");
         let rgba = batch_rgba(&batch);
         assert_eq!(rgba.len(), 4 * c.height * c.width * 4);
         // Interpolation ends are the two seeds' samples.
