@@ -244,6 +244,11 @@ struct TrainArgs {
     /// thousand images), where D memorizes the real ones
     #[arg(long, default_value = "none")]
     diffaugment: gan_trainer::diffaugment::DiffAugment,
+    /// Weight of a mode-seeking term in G's loss (MSGAN, Mao et al. 2019; e.g. 1): pairs of
+    /// one class with different latents are pushed to differ, against a conditional G that
+    /// draws one image per class whatever its latent
+    #[arg(long)]
+    mode_seeking: Option<f64>,
     /// Adam beta1
     #[arg(long, default_value_t = 0.5)]
     beta1: f32,
@@ -687,5 +692,6 @@ fn train_config(args: &TrainArgs, num_classes: usize) -> TrainConfig {
         lr_d: args.lr_d,
         spectral_norm: args.spectral_norm,
         diffaugment: args.diffaugment,
+        mode_seeking: args.mode_seeking,
     }
 }

@@ -66,6 +66,9 @@ pub struct TrainConfig {
     /// DiffAugment policy applied to real and fake images at D's input (`--diffaugment`).
     #[serde(default)]
     pub diffaugment: crate::diffaugment::DiffAugment,
+    /// Weight of the mode-seeking term in G's loss (`--mode-seeking`); `None`: off.
+    #[serde(default)]
+    pub mode_seeking: Option<f64>,
 }
 
 fn one() -> u32 {
@@ -121,6 +124,12 @@ impl TrainConfig {
             if let Some(lr) = lr.filter(|lr| !(*lr > 0.0 && lr.is_finite())) {
                 return bad(flag, format!("must be a positive number, got {lr}"));
             }
+        }
+        if let Some(w) = self.mode_seeking.filter(|w| !(*w >= 0.0 && w.is_finite())) {
+            return bad(
+                "mode-seeking",
+                format!("must be a non-negative weight, e.g. 1; got {w}"),
+            );
         }
         if let Some(decay) = self.ema.filter(|d| !(0.0..1.0).contains(d)) {
             return bad(
@@ -198,6 +207,7 @@ impl Default for TrainConfig {
             lr_d: None,
             spectral_norm: false,
             diffaugment: Default::default(),
+            mode_seeking: None,
         }
     }
 }
@@ -447,16 +457,50 @@ impl GanTrainer {
         // D's parameters need no gradient here; gradients still flow through D to G.
         let d = self.d.clone().no_grad();
         let seed = self.rng.next_u64();
-        let mut fake = self.g.forward(noise.z, noise.labels.clone());
+        let n = noise.z.dims()[0];
+        let half = n / 2;
+        let ms_weight = self.config.mode_seeking.filter(|_| half > 0);
+        let labels = match (&noise.labels, ms_weight) {
+            // Mode seeking compares pairs of one class: the second half repeats the first
+            // half's labels.
+            (Some(l), Some(_)) => {
+                let mut v = l
+                    .clone()
+                    .into_data()
+                    .convert::<i64>()
+                    .try_into_vec::<i64>()
+                    .unwrap_or_default();
+                for i in 0..half {
+                    v[half + i] = v[i];
+                }
+                Some(Tensor::from_data(TensorData::new(v, [n]), &self.device))
+            }
+            (l, _) => l.clone(),
+        };
+        let z = noise.z;
+        let mut fake = self.g.forward(z.clone(), labels.clone());
+        let mode_seeking = ms_weight.map(|w| {
+            // MSGAN (Mao et al. 2019): G is rewarded for images that differ as much as their
+            // latents do: 1 / (mean|x1 - x2| / mean|z1 - z2| + eps).
+            let x1 = fake.clone().narrow(0, 0, half);
+            let x2 = fake.clone().narrow(0, half, half);
+            let z1 = z.clone().narrow(0, 0, half);
+            let z2 = z.narrow(0, half, half);
+            let ratio = (x1 - x2).abs().mean() / (z1 - z2).abs().mean().detach();
+            ratio.add_scalar(1e-5).recip().mul_scalar(w)
+        });
         if !self.config.diffaugment.is_empty() {
             // The same augmentation D trains on, differentiable: G learns through it, and
             // never learns to draw it.
             fake = self.config.diffaugment.apply(fake, self.rng.next_u64());
         }
-        let loss = self
+        let mut loss = self
             .config
             .loss
-            .generator(d.forward(fake, noise.labels, Some(seed)));
+            .generator(d.forward(fake, labels, Some(seed)));
+        if let Some(term) = mode_seeking {
+            loss = loss + term;
+        }
         let loss_value = mean_of(loss.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &self.g);
         self.g = self.opt_g.step(self.config.g_lr(), self.g.clone(), grads);
@@ -679,6 +723,13 @@ mod tests {
                     ..d.clone()
                 },
                 "--lr-d must be a positive number",
+            ),
+            (
+                TrainConfig {
+                    mode_seeking: Some(-1.0),
+                    ..d.clone()
+                },
+                "--mode-seeking must be a non-negative weight",
             ),
             (
                 TrainConfig {

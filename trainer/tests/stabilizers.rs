@@ -254,3 +254,63 @@ fn diffaugment_trains_and_repeats() {
     let plain_stats: Vec<_> = (0..30).map(|_| plain.step(&data)).collect();
     assert_ne!(stats, plain_stats);
 }
+
+/// Mean per-pixel standard deviation of `g`'s images of one class over `n` latents.
+fn spread_within_class(g: &Generator, class: i64, n: usize) -> f64 {
+    use burn::prelude::*;
+    let dev = gan_trainer::device::cpu();
+    let dim = g.latent_dim();
+    let z = gan_runtime::latent_batch(9, 0, n, dim);
+    let images = g
+        .forward(
+            Tensor::from_data(TensorData::new(z, [n, dim]), &dev),
+            Some(Tensor::from_data(
+                TensorData::new(vec![class; n], [n]),
+                &dev,
+            )),
+        )
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap();
+    let d = images.len() / n;
+    (0..d)
+        .map(|j| {
+            let m = (0..n).map(|i| f64::from(images[i * d + j])).sum::<f64>() / n as f64;
+            let v = (0..n)
+                .map(|i| (f64::from(images[i * d + j]) - m).powi(2))
+                .sum::<f64>()
+                / n as f64;
+            v.sqrt()
+        })
+        .sum::<f64>()
+        / d as f64
+}
+
+/// `--mode-seeking`: a conditional G left alone learns its classes and comes to ignore its
+/// latent (one drawing per class by step 300-600 on MNIST); with the mode-seeking term,
+/// images of one class keep varying with the latent. 200 steps is early in that process
+/// (measured spread: 0.23 plain, 0.33 with the term; by step 1,000 plain is at 0.06).
+#[test]
+fn mode_seeking_makes_the_latent_matter_within_a_class() {
+    let data = mnist();
+    let spread = |mode_seeking| {
+        let mut t = trainer(
+            TrainConfig {
+                mode_seeking,
+                ..small(Arch::Dcgan)
+            },
+            &data,
+        );
+        for _ in 0..200 {
+            t.step(&data);
+        }
+        spread_within_class(&t.generator(), 3, 32)
+    };
+    let (plain, seeking) = (spread(None), spread(Some(1.0)));
+    eprintln!("within-class spread: plain {plain:.4}, mode seeking {seeking:.4}");
+    assert!(
+        seeking > 1.25 * plain,
+        "within-class spread: plain {plain:.4}, mode seeking {seeking:.4}"
+    );
+}
