@@ -57,6 +57,7 @@ const CUTOUT_RATIO: f64 = 0.5;
 ///
 /// ```
 /// use burn::prelude::*;
+/// use burn::tensor::Distribution;
 /// use gan_trainer::diffaugment::DiffAugment;
 ///
 /// let policy: DiffAugment = "cutout,translation,color".parse().unwrap();
