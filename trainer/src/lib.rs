@@ -36,3 +36,18 @@ pub mod plateau;
 pub mod plot;
 pub mod run;
 pub mod train;
+
+/// The trainer's cache folder `name`: `$XDG_CACHE_HOME/gan-trainer/NAME`, else
+/// `$HOME/.cache/gan-trainer/NAME`, else `target/FALLBACK` under the working directory.
+pub(crate) fn cache_dir(name: &str, fallback: &str) -> std::path::PathBuf {
+    use std::path::PathBuf;
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    env("XDG_CACHE_HOME")
+        .or_else(|| env("HOME").map(|h| h.join(".cache")))
+        .map(|c| c.join("gan-trainer").join(name))
+        .unwrap_or_else(|| PathBuf::from("target").join(fallback))
+}

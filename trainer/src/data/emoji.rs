@@ -159,15 +159,7 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> EmojiError + '_ {
 /// The default tarball cache: `$XDG_CACHE_HOME/gan-trainer/npm`, else
 /// `~/.cache/gan-trainer/npm`.
 pub fn default_cache_dir() -> PathBuf {
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    env("XDG_CACHE_HOME")
-        .or_else(|| env("HOME").map(|h| h.join(".cache")))
-        .map(|c| c.join("gan-trainer").join("npm"))
-        .unwrap_or_else(|| PathBuf::from("target").join("npm-cache"))
+    crate::cache_dir("npm", "npm-cache")
 }
 
 /// The npm integrity string (`sha512-` + base64 of the SHA-512) of the file at `path`.

@@ -166,15 +166,7 @@ impl Default for EvalOptions {
 /// Where trained classifiers are cached by default: `$XDG_CACHE_HOME/gan-trainer/eval`, else
 /// `$HOME/.cache/gan-trainer/eval`, else `target/eval-cache` under the working directory.
 pub fn default_cache_dir() -> PathBuf {
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    env("XDG_CACHE_HOME")
-        .or_else(|| env("HOME").map(|h| h.join(".cache")))
-        .map(|c| c.join("gan-trainer").join("eval"))
-        .unwrap_or_else(|| PathBuf::from("target").join("eval-cache"))
+    crate::cache_dir("eval", "eval-cache")
 }
 
 /// The generator evaluated, as its contract describes it.
