@@ -470,9 +470,7 @@ impl GanTrainer {
                     .convert::<i64>()
                     .try_into_vec::<i64>()
                     .unwrap_or_default();
-                for i in 0..half {
-                    v[half + i] = v[i];
-                }
+                v.copy_within(0..half, half);
                 Some(Tensor::from_data(TensorData::new(v, [n]), &self.device))
             }
             (l, _) => l.clone(),

@@ -3,23 +3,12 @@
 //! tested on the held-out split — not its figures. Tiny budgets (a 1-epoch evaluation
 //! classifier, 30 GAN steps, 15 classifier steps) keep it to about half a minute.
 
-use std::path::PathBuf;
-
 use gan_trainer::eval::augment::{augment_eval, AugmentOptions};
 use gan_trainer::eval::classifier::ClassifierConfig;
 use gan_trainer::eval::EvalOptions;
 
-fn shared_data(sub: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data")
-        .join(sub);
-    assert!(
-        dir.is_dir(),
-        "real test data not found: looked for {} (the shared/ folder must sit beside the project root; see shared/data/README.md)",
-        dir.display()
-    );
-    dir
-}
+mod common;
+use common::shared_data;
 
 #[test]
 fn augment_eval_runs_every_fraction_and_seed() {

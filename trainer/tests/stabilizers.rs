@@ -1,23 +1,12 @@
 //! The training stabilizers on real data (MNIST), each in a short conditional DCGAN run:
 //! what each one is for must be visible in what the run does.
 
-use std::path::PathBuf;
-
 use gan_trainer::data::{self, Dataset};
 use gan_trainer::model::{Arch, Generator, ImageShape};
 use gan_trainer::train::{sample_grid, GanTrainer, TrainConfig};
 
-fn shared_data(sub: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data")
-        .join(sub);
-    assert!(
-        dir.is_dir(),
-        "real test data not found: looked for {} (the shared/ folder must sit beside the project root; see shared/data/README.md)",
-        dir.display()
-    );
-    dir
-}
+mod common;
+use common::shared_data;
 
 fn mnist() -> Dataset {
     data::load_dir(&shared_data("mnist")).expect("load MNIST")
