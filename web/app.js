@@ -2,7 +2,7 @@
 // scripts/build-wasm.sh). No framework, no network after the first load (sw.js caches it).
 //
 // For tests and benchmarks the page publishes its state: <body data-state="loading|ready|error">,
-// the grid canvas's data-* attributes (seed, count, cols, pad, width, height, label) and
+// the grid canvas's data-* attributes (seed, count, cols, pad, width, height, label, truncation) and
 // window.ganPage = { gan, info, timings }.
 
 import init, * as gan from './pkg/gan_wasm.js';
@@ -44,6 +44,17 @@ function selectedClass() {
   return page.info.num_classes > 0 ? Number($('class').value) : undefined;
 }
 
+/** Truncation psi from the slider (0.05..2.00), or undefined at its right end ("off"). */
+function selectedTruncation() {
+  const v = Number($('truncation').value);
+  return v > 200 ? undefined : v / 100;
+}
+
+function showTruncation() {
+  const psi = selectedTruncation();
+  $('truncation-value').textContent = psi === undefined ? 'off' : `psi ${psi.toFixed(2)}`;
+}
+
 function drawImages(canvas, rgba, count, cols) {
   const { width: w, height: h } = page.info;
   const rows = Math.ceil(count / cols);
@@ -71,10 +82,11 @@ function generateGrid() {
   }
   const count = Number($('count').value);
   const label = selectedClass();
+  const truncation = selectedTruncation();
   const t0 = performance.now();
   let rgba;
   try {
-    rgba = gan.generate(seed, 0, count, label);
+    rgba = gan.generate(seed, 0, count, label, truncation);
   } catch (e) {
     showError(errorMessage(e));
     return false;
@@ -84,6 +96,7 @@ function generateGrid() {
   drawImages(canvas, rgba, count, Math.ceil(Math.sqrt(count)));
   canvas.dataset.seed = String(seed);
   canvas.dataset.label = label === undefined ? '' : String(label);
+  canvas.dataset.truncation = truncation === undefined ? '' : String(truncation);
   page.timings.last = { count, ms };
   $('timing').textContent =
     `${count} images in ${ms.toFixed(1)} ms: ${(ms / count).toFixed(2)} ms per image`;
@@ -102,7 +115,7 @@ function interpolateFrame() {
     const a = readSeed('seed-a', 'seed A');
     const b = readSeed('seed-b', 'seed B');
     const index = readSeed('interp-index', 'sample');
-    rgba = gan.interpolate(a, b, index, t, selectedClass());
+    rgba = gan.interpolate(a, b, index, t, selectedClass(), selectedTruncation());
   } catch (e) {
     showError(errorMessage(e));
     stopPlaying();
@@ -210,6 +223,8 @@ async function main() {
     $(id).addEventListener('input', interpolateFrame);
   }
   $('play').addEventListener('click', togglePlay);
+  $('truncation').addEventListener('input', () => { showTruncation(); generateGrid(); interpolateFrame(); });
+  showTruncation();
 
   if (new URLSearchParams(location.search).has('bench')) {
     // Benchmark mode (tests/benches/browser.rs): one image, timed from navigation start.

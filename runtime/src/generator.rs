@@ -11,6 +11,7 @@ use ort::value::{TensorElementType, TensorRef, ValueType};
 use crate::balanced_label;
 use crate::contract::{ContractError, ElemType, ModelContract, TensorSpec};
 use crate::images::ImageBatch;
+use crate::latent::Truncation;
 use crate::providers::{register_providers, ExecutionProvider, ProviderPolicy};
 
 /// Environment variable naming the ONNX Runtime shared library to load.
@@ -195,9 +196,31 @@ pub struct GeneratorBuilder {
     memory_budget: u64,
     providers: Vec<ExecutionProvider>,
     policy: ProviderPolicy,
+    truncation: Truncation,
 }
 
 impl GeneratorBuilder {
+    /// Truncation of the seeded latents (default [`Truncation::OFF`]): every coordinate kept
+    /// within `[-psi, psi]` by the contract's rule, so sample `i` of seed `s` at a given `psi`
+    /// is one fixed image here and in the browser. [`Generator::run_latents`] takes latents as
+    /// given.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use gan_runtime::{Generator, Truncation};
+    ///
+    /// let generator = Generator::builder("models/mnist-cdcgan.onnx")
+    ///     .truncation(Truncation::new(0.7)?)
+    ///     .load()?;
+    /// let typical_threes = generator.generate_labeled(42, 0, &[3; 16])?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn truncation(mut self, truncation: Truncation) -> Self {
+        self.truncation = truncation;
+        self
+    }
+
     /// Intra-op threads each ONNX Runtime session may use (0: its default, one per core).
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = threads;
@@ -440,6 +463,7 @@ impl Generator {
             memory_budget: DEFAULT_MEMORY_BUDGET,
             providers: vec![ExecutionProvider::Cpu],
             policy: ProviderPolicy::Lenient,
+            truncation: Truncation::OFF,
         }
     }
 
@@ -471,6 +495,11 @@ impl Generator {
     /// Largest batch of one inference call.
     pub fn batch_size(&self) -> usize {
         self.batch
+    }
+
+    /// The truncation of the seeded latents ([`GeneratorBuilder::truncation`]).
+    pub fn truncation(&self) -> Truncation {
+        self.options.truncation
     }
 
     /// Samples `start .. start + count` of `seed`. Unconditional models only; see
@@ -566,7 +595,7 @@ impl Generator {
         for (chunk_no, chunk) in indices.chunks(self.batch).enumerate() {
             let mut z = vec![0f32; chunk.len() * c.latent_dim];
             for (row, &i) in z.chunks_exact_mut(c.latent_dim).zip(chunk) {
-                crate::latent::fill_latent(seed, i, row);
+                crate::latent::fill_latent_truncated(seed, i, row, self.options.truncation);
             }
             let from = chunk_no * self.batch;
             let l = labels.map(|l| &l[from..from + chunk.len()]);

@@ -55,6 +55,9 @@ pub use contract::{balanced_label, ContractError, ElemType, ModelContract, Tenso
 #[cfg(feature = "ort")]
 pub use generator::{Generator, GeneratorBuilder, LabeledBatch, RuntimeError};
 pub use images::{grid_cols, save_png, ImageBatch, ImageError};
-pub use latent::{fill_latent, latent, latent_batch};
+pub use latent::{
+    fill_latent, fill_latent_truncated, latent, latent_batch, latent_batch_truncated,
+    latent_truncated, Truncation, TruncationError,
+};
 #[cfg(feature = "ort")]
 pub use providers::{ExecutionProvider, ProviderPolicy};

@@ -284,6 +284,38 @@ fn page_makes_the_native_images_in_chromium() {
         println!("class selector: hidden (the model is unconditional)");
     }
 
+    // Truncation: the slider at 0.70 draws the native runtime's truncated samples (the same
+    // rule on the same latent stream), grid and interpolation alike; its right end is "off".
+    let psi = 0.7;
+    let truncated_native = Generator::builder(&model)
+        .truncation(gan_runtime::Truncation::new(psi).expect("valid psi"))
+        .load()
+        .expect("load the model with truncation");
+    let set_truncation = |value: &str| {
+        browser.exec(
+            "const s = document.getElementById('truncation'); s.value = arguments[0];
+             s.dispatchEvent(new Event('input'));",
+            json!([value]),
+        );
+    };
+    set_truncation("70");
+    let truncated = Canvas::read(&browser, "grid");
+    assert_eq!(truncated.dataset["truncation"], "0.7", "{}", truncated.dataset);
+    assert_ne!(truncated.rgba, grid.rgba, "truncation 0.7 drew the same images");
+    let want = if contract.is_conditional() {
+        let label = grid.attr("label") as i64;
+        truncated_native.generate_labeled(SEED, 0, &vec![label; count])
+    } else {
+        truncated_native.generate(SEED, 0, count)
+    }
+    .expect("ONNX Runtime generates truncated samples");
+    assert_matches(&truncated, &want, "seed 42, truncation 0.7");
+    set_truncation("205");
+    let off = Canvas::read(&browser, "grid");
+    assert_eq!(off.dataset["truncation"], "", "{}", off.dataset);
+    assert_eq!(off.rgba, grid.rgba, "truncation off did not restore the images");
+    println!("truncation 0.7: the native runtime's truncated samples");
+
     // A bad seed shows an error and leaves the page and its images in place.
     for bad in ["abc", "-3", "1.5", "9007199254740992"] {
         browser.exec(

@@ -9,6 +9,8 @@ use std::cell::OnceCell;
 
 use wasm_bindgen::prelude::*;
 
+use gan_runtime::Truncation;
+
 use crate::{batch_rgba, model_info_json, seed_from_number, Error, Generator};
 
 thread_local! {
@@ -35,6 +37,12 @@ fn class(label: Option<u32>) -> Option<usize> {
     label.map(|l| l as usize)
 }
 
+/// `psi` from JavaScript (`undefined`: no truncation), checked by the runtime's rule.
+fn truncation(psi: Option<f64>) -> Result<Truncation, JsError> {
+    psi.map_or(Ok(Truncation::OFF), Truncation::new)
+        .map_err(|e| JsError::new(&e.to_string()))
+}
+
 /// Loads the model now (it is otherwise loaded by the first `generate`).
 #[wasm_bindgen]
 pub fn load() -> Result<(), JsError> {
@@ -53,18 +61,28 @@ pub fn model_info() -> Result<String, JsError> {
 
 /// Samples `index .. index + count` of `seed` as RGBA bytes (`count * height * width * 4`).
 /// `label` picks the class of conditional models and must be left out for the others.
+/// `truncation` (psi >= 0.05, or left out for none) keeps every latent coordinate within
+/// `[-psi, psi]` by the runtime's rule, so the images match `generate --truncation psi`.
 #[wasm_bindgen]
-pub fn generate(seed: f64, index: f64, count: u32, label: Option<u32>) -> Result<Vec<u8>, JsError> {
+pub fn generate(
+    seed: f64,
+    index: f64,
+    count: u32,
+    label: Option<u32>,
+    truncation: Option<f64>,
+) -> Result<Vec<u8>, JsError> {
     let seed = seed_from_number("seed", seed).map_err(to_js)?;
     let index = seed_from_number("index", index).map_err(to_js)?;
+    let truncation = self::truncation(truncation)?;
     with_generator(|g| {
-        g.generate(seed, index, count as usize, class(label))
+        g.generate(seed, index, count as usize, class(label), truncation)
             .map(|b| batch_rgba(&b))
     })
 }
 
 /// Sample `index` at `t` (0..=1) of the way from `seed_a` to `seed_b`, interpolating the two
-/// latents spherically (slerp), as RGBA bytes of one image.
+/// latents spherically (slerp), as RGBA bytes of one image. Both latents are truncated first
+/// when `truncation` is given.
 #[wasm_bindgen]
 pub fn interpolate(
     seed_a: f64,
@@ -72,22 +90,31 @@ pub fn interpolate(
     index: f64,
     t: f64,
     label: Option<u32>,
+    truncation: Option<f64>,
 ) -> Result<Vec<u8>, JsError> {
     let a = seed_from_number("seed A", seed_a).map_err(to_js)?;
     let b = seed_from_number("seed B", seed_b).map_err(to_js)?;
     let index = seed_from_number("index", index).map_err(to_js)?;
+    let truncation = self::truncation(truncation)?;
     with_generator(|g| {
-        g.interpolate(a, b, index, t as f32, class(label))
+        g.interpolate(a, b, index, t as f32, class(label), truncation)
             .map(|b| batch_rgba(&b))
     })
 }
 
 /// The latents of samples `index .. index + count` of `seed`, row-major `[count, latent_dim]`:
-/// the runtime's latent contract, for feeding the same model elsewhere (onnxruntime-web).
+/// the runtime's latent contract, for feeding the same model elsewhere (onnxruntime-web),
+/// truncated like `generate` when `truncation` is given.
 #[wasm_bindgen]
-pub fn latents(seed: f64, index: f64, count: u32) -> Result<Vec<f32>, JsError> {
+pub fn latents(
+    seed: f64,
+    index: f64,
+    count: u32,
+    truncation: Option<f64>,
+) -> Result<Vec<f32>, JsError> {
     let seed = seed_from_number("seed", seed).map_err(to_js)?;
     let index = seed_from_number("index", index).map_err(to_js)?;
+    let truncation = self::truncation(truncation)?;
     let dim = crate::contract().map_err(to_js)?.latent_dim;
     if count == 0 || count as usize > crate::MAX_COUNT {
         return Err(JsError::new(&format!(
@@ -95,7 +122,13 @@ pub fn latents(seed: f64, index: f64, count: u32) -> Result<Vec<f32>, JsError> {
             crate::MAX_COUNT
         )));
     }
-    Ok(gan_runtime::latent_batch(seed, index, count as usize, dim))
+    Ok(gan_runtime::latent_batch_truncated(
+        seed,
+        index,
+        count as usize,
+        dim,
+        truncation,
+    ))
 }
 
 /// Parses a seed typed by a person (decimal digits, `0..2^53`); throws the message to show

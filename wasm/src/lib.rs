@@ -11,12 +11,13 @@
 //! model's `metadata_props`, read by the build script.
 //!
 //! [`Generator`] is the Rust API (native and wasm). The JavaScript API (wasm-bindgen, see
-//! `web/README.md`) is in [`js`]: `model_info()`, `generate(seed, index, count, label?)`,
-//! `interpolate(seed_a, seed_b, index, t, label?)`, `parse_seed(text)`.
+//! `web/README.md`) is in [`js`]: `model_info()`, `generate(seed, index, count, label?,
+//! truncation?)`, `interpolate(seed_a, seed_b, index, t, label?, truncation?)`,
+//! `latents(seed, index, count, truncation?)`, `parse_seed(text)`.
 
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 use burn_store::{BurnpackStore, FloatCastAdapter, ModuleSnapshot};
-use gan_runtime::{latent, latent_batch, ImageBatch, ModelContract};
+use gan_runtime::{latent_batch_truncated, latent_truncated, ImageBatch, ModelContract, Truncation};
 
 pub mod js;
 
@@ -121,7 +122,8 @@ impl Generator {
         &self.contract
     }
 
-    /// Samples `index .. index + count` of `seed` (see [`gan_runtime::latent`]); for
+    /// Samples `index .. index + count` of `seed` (see [`gan_runtime::latent`]), with
+    /// `truncation` applied to their latents by the runtime's rule ([`Truncation`]); for
     /// conditional models, all of class `label`.
     pub fn generate(
         &self,
@@ -129,6 +131,7 @@ impl Generator {
         index: u64,
         count: usize,
         label: Option<usize>,
+        truncation: Truncation,
     ) -> Result<ImageBatch, Error> {
         if count == 0 || count > MAX_COUNT {
             return Err(Error::Request(format!(
@@ -140,13 +143,14 @@ impl Generator {
                 "sample indices {index}..{index}+{count} overflow"
             )));
         }
-        let z = latent_batch(seed, index, count, self.contract.latent_dim);
+        let z = latent_batch_truncated(seed, index, count, self.contract.latent_dim, truncation);
         self.run(z, count, label)
     }
 
     /// Sample `index` at `t` of the way from `seed_a` to `seed_b`: the two latents are
     /// interpolated spherically ([`slerp`]), which keeps the norm a N(0, I) latent typically
-    /// has, where a straight line would pass through unlikely short latents.
+    /// has, where a straight line would pass through unlikely short latents. Both ends are
+    /// truncated first, so `t = 0` and `t = 1` are the two seeds' samples at that truncation.
     pub fn interpolate(
         &self,
         seed_a: u64,
@@ -154,12 +158,17 @@ impl Generator {
         index: u64,
         t: f32,
         label: Option<usize>,
+        truncation: Truncation,
     ) -> Result<ImageBatch, Error> {
         if !(0.0..=1.0).contains(&t) {
             return Err(Error::Request(format!("t must be in 0..=1, got {t}")));
         }
         let dim = self.contract.latent_dim;
-        let z = slerp(&latent(seed_a, index, dim), &latent(seed_b, index, dim), t);
+        let z = slerp(
+            &latent_truncated(seed_a, index, dim, truncation),
+            &latent_truncated(seed_b, index, dim, truncation),
+            t,
+        );
         self.run(z, 1, label)
     }
 
@@ -342,6 +351,9 @@ pub fn batch_rgba(batch: &ImageBatch) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gan_runtime::latent;
+
+    const OFF: Truncation = Truncation::OFF;
 
     #[test]
     fn seeds_are_checked() {
@@ -389,10 +401,10 @@ mod tests {
     fn generates_the_same_sample_in_any_batch() {
         let g = Generator::load().unwrap();
         let c = g.contract().clone();
-        let batch = g.generate(42, 0, 4, None).unwrap();
+        let batch = g.generate(42, 0, 4, None, OFF).unwrap();
         assert_eq!(batch.shape(), (c.channels, c.height, c.width));
         assert_eq!(batch.non_finite_count(), 0);
-        let one = g.generate(42, 2, 1, None).unwrap();
+        let one = g.generate(42, 2, 1, None, OFF).unwrap();
         // The same latent gives the same image up to float rounding: natively, burn-flex's
         // GEMM picks its micro-kernel by batch size and CPU (AVX2 and AVX-512 differ), so the
         // last bits may differ between batch 1 and batch 4 (seen on an AMD EPYC without
@@ -407,9 +419,9 @@ mod tests {
         let rgba = batch_rgba(&batch);
         assert_eq!(rgba.len(), 4 * c.height * c.width * 4);
         // Interpolation ends are the two seeds' samples.
-        let other = g.generate(7, 2, 1, None).unwrap();
-        let t0 = g.interpolate(42, 7, 2, 0.0, None).unwrap();
-        let t1 = g.interpolate(42, 7, 2, 1.0, None).unwrap();
+        let other = g.generate(7, 2, 1, None, OFF).unwrap();
+        let t0 = g.interpolate(42, 7, 2, 0.0, None, OFF).unwrap();
+        let t1 = g.interpolate(42, 7, 2, 1.0, None, OFF).unwrap();
         assert_eq!(t0.to_u8(0), one.to_u8(0));
         let diff = t1
             .to_u8(0)
@@ -420,17 +432,34 @@ mod tests {
         assert!(diff <= Some(1), "t = 1 is seed b's sample: {diff:?}");
     }
 
+    /// Truncation follows the runtime's rule: the image of a truncated sample is the model's
+    /// output for `latent_truncated`, and interpolation ends are the truncated samples.
+    #[test]
+    fn truncation_uses_the_runtime_s_latents() {
+        let g = Generator::load().unwrap();
+        let c = g.contract().clone();
+        let label = c.is_conditional().then_some(1);
+        let t = Truncation::new(0.5).unwrap();
+        let truncated = g.generate(42, 3, 1, label, t).unwrap();
+        let z = latent_truncated(42, 3, c.latent_dim, t);
+        let direct = g.run(z, 1, label).unwrap();
+        assert_eq!(truncated.to_u8(0), direct.to_u8(0));
+        assert_ne!(truncated.to_u8(0), g.generate(42, 3, 1, label, OFF).unwrap().to_u8(0));
+        let t0 = g.interpolate(42, 7, 3, 0.0, label, t).unwrap();
+        assert_eq!(t0.to_u8(0), truncated.to_u8(0));
+    }
+
     #[test]
     fn bad_requests_are_refused() {
         let g = Generator::load().unwrap();
-        assert!(g.generate(1, 0, 0, None).is_err());
-        assert!(g.generate(1, 0, MAX_COUNT + 1, None).is_err());
-        assert!(g.generate(1, u64::MAX, 2, None).is_err());
-        assert!(g.interpolate(1, 2, 0, 1.5, None).is_err());
+        assert!(g.generate(1, 0, 0, None, OFF).is_err());
+        assert!(g.generate(1, 0, MAX_COUNT + 1, None, OFF).is_err());
+        assert!(g.generate(1, u64::MAX, 2, None, OFF).is_err());
+        assert!(g.interpolate(1, 2, 0, 1.5, None, OFF).is_err());
         if g.contract().is_conditional() {
-            assert!(g.generate(1, 0, 1, None).is_err());
+            assert!(g.generate(1, 0, 1, None, OFF).is_err());
         } else {
-            let e = g.generate(1, 0, 1, Some(0)).unwrap_err();
+            let e = g.generate(1, 0, 1, Some(0), OFF).unwrap_err();
             assert!(e.to_string().contains("unconditional"), "{e}");
         }
     }
