@@ -12,8 +12,9 @@ echo "== cargo clippy"
 cargo clippy --release --workspace --all-targets -- -D warnings
 echo "== wasm package (web/pkg) for the browser tests"
 bash scripts/build-wasm.sh
-echo "== wasm crate (its own workspace): fmt and native unit tests"
+echo "== wasm crate (its own workspace): fmt, clippy and native unit tests"
 cargo fmt --manifest-path wasm/Cargo.toml -- --check
+CARGO_TARGET_DIR=target/wasm cargo clippy --manifest-path wasm/Cargo.toml --release --all-targets -- -D warnings
 CARGO_TARGET_DIR=target/wasm cargo test --manifest-path wasm/Cargo.toml --release
 echo "== cargo test"
 cargo test --release --workspace

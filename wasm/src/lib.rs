@@ -17,7 +17,9 @@
 
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 use burn_store::{BurnpackStore, FloatCastAdapter, ModuleSnapshot};
-use gan_runtime::{latent_batch_truncated, latent_truncated, ImageBatch, ModelContract, Truncation};
+use gan_runtime::{
+    latent_batch_truncated, latent_truncated, ImageBatch, ModelContract, Truncation,
+};
 
 pub mod js;
 
@@ -444,7 +446,10 @@ mod tests {
         let z = latent_truncated(42, 3, c.latent_dim, t);
         let direct = g.run(z, 1, label).unwrap();
         assert_eq!(truncated.to_u8(0), direct.to_u8(0));
-        assert_ne!(truncated.to_u8(0), g.generate(42, 3, 1, label, OFF).unwrap().to_u8(0));
+        assert_ne!(
+            truncated.to_u8(0),
+            g.generate(42, 3, 1, label, OFF).unwrap().to_u8(0)
+        );
         let t0 = g.interpolate(42, 7, 3, 0.0, label, t).unwrap();
         assert_eq!(t0.to_u8(0), truncated.to_u8(0));
     }
