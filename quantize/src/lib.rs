@@ -31,13 +31,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use onnx_protobuf::attribute_proto::AttributeType;
+use gan_onnx::graph::{attr_int, f32_tensor, metadata, node, tensor, value_info};
+use gan_onnx::read::{attr_float_or, attr_int_or, floats, metadata_value};
 use onnx_protobuf::tensor_proto::DataType;
-use onnx_protobuf::{
-    type_proto, AttributeProto, GraphProto, Message, ModelProto, NodeProto, StringStringEntryProto,
-    TensorProto, TypeProto, ValueInfoProto,
-};
-use protobuf::{EnumOrUnknown, MessageField};
+use onnx_protobuf::{GraphProto, Message, ModelProto, NodeProto, TensorProto};
 
 /// Metadata key recording how a model was quantized (`dynamic-int8` or `qdq-int8`).
 pub const QUANTIZATION_KEY: &str = "gan.quantization";
@@ -63,17 +60,9 @@ impl Mode {
 /// Why quantization failed.
 #[derive(Debug, thiserror::Error)]
 pub enum QuantizeError {
-    /// The file could not be read or written (the message names it).
-    #[error("{0}")]
-    Io(String),
-    /// The file is not an ONNX model.
-    #[error("{path} is not an ONNX model: {reason}")]
-    Parse {
-        /// The file.
-        path: String,
-        /// The decoder's message.
-        reason: String,
-    },
+    /// The file could not be read or written, or is not an ONNX model (the message names it).
+    #[error(transparent)]
+    File(#[from] gan_onnx::file::OnnxFileError),
     /// The graph has nothing this tool can quantize, or is already quantized.
     #[error("cannot quantize: {0}")]
     Unsupported(String),
@@ -87,21 +76,12 @@ pub enum QuantizeError {
 
 /// Reads an ONNX model.
 pub fn load(path: &Path) -> Result<ModelProto, QuantizeError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| QuantizeError::Io(format!("cannot read {}: {e}", path.display())))?;
-    ModelProto::parse_from_bytes(&bytes).map_err(|e| QuantizeError::Parse {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })
+    Ok(gan_onnx::file::load(path)?)
 }
 
 /// Writes an ONNX model atomically.
 pub fn save(model: &ModelProto, path: &Path) -> Result<(), QuantizeError> {
-    let bytes = model
-        .write_to_bytes()
-        .map_err(|e| QuantizeError::Io(format!("cannot encode model: {e}")))?;
-    gan_runtime::write_atomic(path, |w| w.write_all(&bytes))
-        .map_err(|e| QuantizeError::Io(e.to_string()))
+    Ok(gan_onnx::file::save(model, path)?)
 }
 
 /// A `Gemm` this tool can rewrite: `Y = A @ B + C` with constant `B [K, N]` and `C [N]`.
@@ -118,25 +98,15 @@ fn quantizable_gemms(graph: &GraphProto) -> Vec<QuantizableGemm> {
         .iter()
         .map(|t| (t.name.as_str(), t))
         .collect();
-    let attr_i = |n: &NodeProto, name: &str, default: i64| {
-        n.attribute
-            .iter()
-            .find(|a| a.name == name)
-            .map_or(default, |a| a.i)
-    };
-    let attr_f = |n: &NodeProto, name: &str| {
-        n.attribute
-            .iter()
-            .find(|a| a.name == name)
-            .map_or(1.0, |a| a.f)
-    };
     graph
         .node
         .iter()
         .enumerate()
         .filter(|(_, n)| n.op_type == "Gemm" && n.input.len() == 3)
-        .filter(|(_, n)| attr_i(n, "transA", 0) == 0 && attr_i(n, "transB", 0) == 0)
-        .filter(|(_, n)| attr_f(n, "alpha") == 1.0 && attr_f(n, "beta") == 1.0)
+        .filter(|(_, n)| attr_int_or(n, "transA", 0) == 0 && attr_int_or(n, "transB", 0) == 0)
+        .filter(|(_, n)| {
+            attr_float_or(n, "alpha", 1.0) == 1.0 && attr_float_or(n, "beta", 1.0) == 1.0
+        })
         .filter(|(_, n)| {
             let is_float = |name: &str, rank: usize| {
                 inits
@@ -152,57 +122,6 @@ fn quantizable_gemms(graph: &GraphProto) -> Vec<QuantizableGemm> {
             c: n.input[2].clone(),
         })
         .collect()
-}
-
-/// The float values of an initializer (raw little-endian or `float_data`).
-fn floats(t: &TensorProto) -> Vec<f32> {
-    if !t.raw_data.is_empty() {
-        t.raw_data
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect()
-    } else {
-        t.float_data.clone()
-    }
-}
-
-fn tensor(name: &str, dims: &[i64], ty: DataType, raw: Vec<u8>) -> TensorProto {
-    TensorProto {
-        name: name.to_string(),
-        dims: dims.to_vec(),
-        data_type: ty as i32,
-        raw_data: raw,
-        ..Default::default()
-    }
-}
-
-fn f32_tensor(name: &str, dims: &[i64], v: &[f32]) -> TensorProto {
-    tensor(
-        name,
-        dims,
-        DataType::FLOAT,
-        v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-    )
-}
-
-fn node(op: &str, inputs: &[&str], outputs: &[&str], attrs: Vec<AttributeProto>) -> NodeProto {
-    NodeProto {
-        name: outputs[0].to_string(),
-        op_type: op.to_string(),
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: outputs.iter().map(|s| s.to_string()).collect(),
-        attribute: attrs,
-        ..Default::default()
-    }
-}
-
-fn attr_int(name: &str, i: i64) -> AttributeProto {
-    AttributeProto {
-        name: name.to_string(),
-        type_: EnumOrUnknown::new(AttributeType::INT),
-        i,
-        ..Default::default()
-    }
 }
 
 /// Symmetric per-column int8 quantization of `w [k, n]` (row-major): returns the int8
@@ -261,14 +180,8 @@ pub fn calibrate(model: &ModelProto, samples: usize, seed: u64) -> Result<Ranges
             "no Gemm with constant weights to calibrate".into(),
         ));
     }
-    let meta: HashMap<&str, &str> = model
-        .metadata_props
-        .iter()
-        .map(|e| (e.key.as_str(), e.value.as_str()))
-        .collect();
     let contract =
-        gan_runtime::ModelContract::from_metadata(|k| meta.get(k).map(|v| v.to_string()))
-            .map_err(|e| QuantizeError::Unsupported(e.to_string()))?;
+        gan_onnx::read::contract(model).map_err(|e| QuantizeError::Unsupported(e.to_string()))?;
 
     // Expose every Gemm input as an extra graph output.
     let mut probe = model.clone();
@@ -276,17 +189,7 @@ pub fn calibrate(model: &ModelProto, samples: usize, seed: u64) -> Result<Ranges
     let mut names: Vec<String> = Vec::new();
     for q in &gemms {
         if !names.contains(&q.a) && !g.output.iter().any(|o| o.name == q.a) {
-            g.output.push(ValueInfoProto {
-                name: q.a.clone(),
-                type_: MessageField::some(TypeProto {
-                    value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                        elem_type: DataType::FLOAT as i32,
-                        ..Default::default()
-                    })),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            });
+            g.output.push(value_info(&q.a, DataType::FLOAT, None));
         }
         names.push(q.a.clone());
     }
@@ -345,11 +248,7 @@ pub fn quantize(
     mode: Mode,
     ranges: Option<&Ranges>,
 ) -> Result<ModelProto, QuantizeError> {
-    if model
-        .metadata_props
-        .iter()
-        .any(|e| e.key == QUANTIZATION_KEY)
-    {
+    if metadata_value(model, QUANTIZATION_KEY).is_some() {
         return Err(QuantizeError::Unsupported(
             "the model is already quantized (gan.quantization is set)".into(),
         ));
@@ -501,11 +400,10 @@ pub fn quantize(
         .collect();
     graph.initializer = keep;
     graph.initializer.extend(new_inits);
-    out.metadata_props.push(StringStringEntryProto {
-        key: QUANTIZATION_KEY.into(),
-        value: mode.tag().into(),
-        ..Default::default()
-    });
+    out.metadata_props.extend(metadata([(
+        QUANTIZATION_KEY.to_string(),
+        mode.tag().to_string(),
+    )]));
     Ok(out)
 }
 

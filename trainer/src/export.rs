@@ -6,14 +6,16 @@
 use std::path::Path;
 
 use burn::prelude::*;
-use onnx_protobuf::tensor_proto::DataType;
-use onnx_protobuf::tensor_shape_proto::{dimension, Dimension};
-use onnx_protobuf::{
-    attribute_proto::AttributeType, type_proto, AttributeProto, GraphProto, Message, ModelProto,
-    NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorProto, TensorShapeProto,
-    TypeProto, ValueInfoProto,
+use gan_onnx::graph::{
+    attr_float, attr_int, attr_ints, f32_tensor, i64_tensor, metadata, named_node, node,
+    value_info, Dim,
 };
-use protobuf::{EnumOrUnknown, MessageField};
+use onnx_protobuf::tensor_proto::DataType;
+use onnx_protobuf::{
+    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
+    ValueInfoProto,
+};
+use protobuf::MessageField;
 
 use gan_runtime::contract::{INPUT_LABEL, INPUT_LATENT, OUTPUT_IMAGE};
 use gan_runtime::ModelContract;
@@ -36,12 +38,9 @@ pub enum ExportError {
     /// The contract does not describe this generator.
     #[error("contract does not match the generator: {0}")]
     Contract(String),
-    /// Serialization failed.
-    #[error("cannot serialize the ONNX model: {0}")]
-    Encode(#[from] protobuf::Error),
-    /// Writing the file failed (the message names the path).
+    /// Serializing or writing the file failed (the message names the path).
     #[error(transparent)]
-    Io(#[from] std::io::Error),
+    File(#[from] gan_onnx::file::OnnxFileError),
 }
 
 /// Builds the ONNX model of a generator of any architecture, conditional or not.
@@ -75,24 +74,28 @@ pub fn to_onnx(g: &Generator, contract: &ModelContract) -> Result<ModelProto, Ex
     let mut inputs = vec![value_info(
         INPUT_LATENT,
         DataType::FLOAT,
-        &[Dim::Param("N"), Dim::Value(contract.latent_dim as i64)],
+        Some(&[Dim::Param("N"), Dim::Value(contract.latent_dim as i64)]),
     )];
     let x = match &g.label_embedding {
         Some(embedding) => {
-            inputs.push(value_info(INPUT_LABEL, DataType::INT64, &[Dim::Param("N")]));
+            inputs.push(value_info(
+                INPUT_LABEL,
+                DataType::INT64,
+                Some(&[Dim::Param("N")]),
+            ));
             let (dims, values) = tensor_values(embedding);
             let table = graph.initializer("label_embedding", &dims, &values);
             let e = graph.node(
                 "Gather",
                 &[&table, INPUT_LABEL],
                 "label_embed",
-                vec![attr_i("axis", 0)],
+                vec![attr_int("axis", 0)],
             );
             graph.node(
                 "Concat",
                 &[INPUT_LATENT, &e],
                 "concat",
-                vec![attr_i("axis", 1)],
+                vec![attr_int("axis", 1)],
             )
         }
         None => INPUT_LATENT.to_string(),
@@ -104,12 +107,12 @@ pub fn to_onnx(g: &Generator, contract: &ModelContract) -> Result<ModelProto, Ex
     let outputs = vec![value_info(
         OUTPUT_IMAGE,
         DataType::FLOAT,
-        &[
+        Some(&[
             Dim::Param("N"),
             Dim::Value(shape.channels as i64),
             Dim::Value(shape.height as i64),
             Dim::Value(shape.width as i64),
-        ],
+        ]),
     )];
     let name = format!("{}_generator", g.arch().name());
     Ok(graph.finish(&name, inputs, outputs, contract))
@@ -130,7 +133,7 @@ fn mlp_graph(graph: &mut GraphBuilder, g: &MlpGenerator, input: &str) {
                 "LeakyRelu",
                 &[&h],
                 &format!("act{i}"),
-                vec![attr_f("alpha", LEAKY_SLOPE as f32)],
+                vec![attr_float("alpha", LEAKY_SLOPE as f32)],
             )
         } else {
             graph.node("Tanh", &[&h], "tanh", vec![])
@@ -226,75 +229,13 @@ fn batch_norm_node(graph: &mut GraphBuilder, bn: &BatchNorm, input: &str, name: 
         "BatchNormalization",
         &[input, &scale, &bias, &mean, &var],
         name,
-        vec![attr_f("epsilon", bn.epsilon as f32)],
+        vec![attr_float("epsilon", bn.epsilon as f32)],
     )
 }
 
 /// Writes `model` to `path` atomically.
 pub fn save(model: &ModelProto, path: &Path) -> Result<(), ExportError> {
-    let bytes = model.write_to_bytes()?;
-    gan_runtime::write_atomic(path, |w| w.write_all(&bytes))?;
-    Ok(())
-}
-
-enum Dim {
-    Param(&'static str),
-    Value(i64),
-}
-
-fn value_info(name: &str, ty: DataType, dims: &[Dim]) -> ValueInfoProto {
-    let shape = TensorShapeProto {
-        dim: dims
-            .iter()
-            .map(|d| Dimension {
-                value: Some(match d {
-                    Dim::Param(p) => dimension::Value::DimParam(p.to_string()),
-                    Dim::Value(v) => dimension::Value::DimValue(*v),
-                }),
-                ..Default::default()
-            })
-            .collect(),
-        ..Default::default()
-    };
-    ValueInfoProto {
-        name: name.to_string(),
-        type_: MessageField::some(TypeProto {
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type: ty as i32,
-                shape: MessageField::some(shape),
-                ..Default::default()
-            })),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-fn attr_i(name: &str, i: i64) -> AttributeProto {
-    AttributeProto {
-        name: name.to_string(),
-        type_: EnumOrUnknown::new(AttributeType::INT),
-        i,
-        ..Default::default()
-    }
-}
-
-fn attr_ints(name: &str, ints: &[i64]) -> AttributeProto {
-    AttributeProto {
-        name: name.to_string(),
-        type_: EnumOrUnknown::new(AttributeType::INTS),
-        ints: ints.to_vec(),
-        ..Default::default()
-    }
-}
-
-fn attr_f(name: &str, f: f32) -> AttributeProto {
-    AttributeProto {
-        name: name.to_string(),
-        type_: EnumOrUnknown::new(AttributeType::FLOAT),
-        f,
-        ..Default::default()
-    }
+    Ok(gan_onnx::file::save(model, path)?)
 }
 
 /// Accumulates nodes and initializers of one graph.
@@ -306,24 +247,14 @@ struct GraphBuilder {
 
 impl GraphBuilder {
     fn initializer(&mut self, name: &str, dims: &[usize], data: &[f32]) -> String {
-        self.initializers.push(TensorProto {
-            name: name.to_string(),
-            dims: dims.iter().map(|&d| d as i64).collect(),
-            data_type: DataType::FLOAT as i32,
-            raw_data: data.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            ..Default::default()
-        });
+        let dims: Vec<i64> = dims.iter().map(|&d| d as i64).collect();
+        self.initializers.push(f32_tensor(name, &dims, data));
         name.to_string()
     }
 
     fn initializer_i64(&mut self, name: &str, data: &[i64]) -> String {
-        self.initializers.push(TensorProto {
-            name: name.to_string(),
-            dims: vec![data.len() as i64],
-            data_type: DataType::INT64 as i32,
-            raw_data: data.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            ..Default::default()
-        });
+        self.initializers
+            .push(i64_tensor(name, &[data.len() as i64], data));
         name.to_string()
     }
 
@@ -336,31 +267,14 @@ impl GraphBuilder {
         attrs: Vec<AttributeProto>,
     ) -> String {
         let out = format!("{name}:0");
-        self.push(op, inputs, name, &out, attrs);
+        self.nodes
+            .push(named_node(name, op, inputs, &[&out], attrs));
         out
     }
 
     /// Adds a node whose output has the given (graph output) name.
     fn node_named(&mut self, op: &str, inputs: &[&str], output: &str, attrs: Vec<AttributeProto>) {
-        self.push(op, inputs, output, output, attrs);
-    }
-
-    fn push(
-        &mut self,
-        op: &str,
-        inputs: &[&str],
-        name: &str,
-        output: &str,
-        attrs: Vec<AttributeProto>,
-    ) {
-        self.nodes.push(NodeProto {
-            name: name.to_string(),
-            op_type: op.to_string(),
-            input: inputs.iter().map(|s| s.to_string()).collect(),
-            output: vec![output.to_string()],
-            attribute: attrs,
-            ..Default::default()
-        });
+        self.nodes.push(node(op, inputs, &[output], attrs));
     }
 
     fn finish(
@@ -405,15 +319,7 @@ impl GraphBuilder {
                 contract.output_range.1
             ),
             graph: MessageField::some(graph),
-            metadata_props: contract
-                .to_metadata()
-                .into_iter()
-                .map(|(key, value)| StringStringEntryProto {
-                    key,
-                    value,
-                    ..Default::default()
-                })
-                .collect(),
+            metadata_props: metadata(contract.to_metadata()),
             ..Default::default()
         }
     }
@@ -471,13 +377,7 @@ mod tests {
                 "Reshape"
             ]
         );
-        let meta: std::collections::HashMap<_, _> = m
-            .metadata_props
-            .iter()
-            .map(|e| (e.key.clone(), e.value.clone()))
-            .collect();
-        let back = ModelContract::from_metadata(|k| meta.get(k).cloned()).unwrap();
-        assert_eq!(back, c);
+        assert_eq!(gan_onnx::read::contract(&m).unwrap(), c);
     }
 
     #[test]
