@@ -205,6 +205,11 @@ struct EvalArgs {
     quiet: bool,
 }
 
+/// The training defaults, written once in `TrainConfig::default()`; the flags show them.
+fn defaults() -> TrainConfig {
+    TrainConfig::default()
+}
+
 #[derive(Args, Debug)]
 struct TrainArgs {
     /// Training data directory: IDX files (*images-idx3-ubyte[.gz] and labels), CIFAR-10 binary
@@ -218,10 +223,10 @@ struct TrainArgs {
     #[arg(long, default_value_t = 5000)]
     steps: u64,
     /// Images per batch
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = defaults().batch_size)]
     batch_size: usize,
     /// Adam learning rate (both networks, unless --lr-g / --lr-d set their own)
-    #[arg(long, default_value_t = 2e-4)]
+    #[arg(long, default_value_t = defaults().lr)]
     lr: f64,
     /// Generator learning rate [default: --lr]. With --lr-d: the two time-scale update rule
     /// (TTUR, Heusel et al. 2017), e.g. --lr-g 1e-4 --lr-d 4e-4
@@ -250,41 +255,41 @@ struct TrainArgs {
     #[arg(long)]
     mode_seeking: Option<f64>,
     /// Adam beta1
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = defaults().beta1)]
     beta1: f32,
     /// Latent vector length
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = defaults().latent_dim)]
     latent_dim: usize,
     /// Architecture: mlp (fully connected) or dcgan (transposed convolutions + batch norm)
-    #[arg(long, value_enum, default_value_t = Arch::Mlp)]
+    #[arg(long, value_enum, default_value_t = defaults().arch)]
     arch: Arch,
     /// Condition both networks on the class labels of the data (G gets a label input)
     #[arg(long)]
     conditional: bool,
     /// DCGAN base width: channels of G's last hidden map and of D's first map (doubling per block)
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = defaults().width)]
     width: usize,
     /// DCGAN discriminator dropout probability
-    #[arg(long, default_value_t = 0.3)]
+    #[arg(long, default_value_t = defaults().dropout)]
     dropout: f64,
     /// Objective: minimax, ns (non-saturating), lsgan, hinge, wgan-gp
-    #[arg(long, value_enum, default_value_t = Loss::Ns)]
+    #[arg(long, value_enum, default_value_t = defaults().loss)]
     loss: Loss,
     /// WGAN-GP gradient penalty weight (lambda)
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = defaults().gp_weight)]
     gp_weight: f64,
     /// Discriminator updates per generator update
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = defaults().d_steps)]
     d_steps: u32,
     /// Weight initialization: pytorch (nn.Linear default), xavier, normal (N(0, 0.02))
-    #[arg(long, value_enum, default_value_t = Init::Pytorch)]
+    #[arg(long, value_enum, default_value_t = defaults().init)]
     init: Init,
     /// Augment real images, comma-separated: flip, rotate=DEG, zoom=A (scale in 1±A),
     /// contrast=C (factor in 1±C), or none. Seeded by --seed, so runs and resumes repeat
     #[arg(long, default_value = "none")]
     augment: Augment,
     /// Seed of weights, batch order and noise: same seed + same data = same weights
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = defaults().seed)]
     seed: u64,
     /// Directory for sample grids (samples/, with progress.gif), the loss log (losses.csv) and plot (losses.png)
     #[arg(long, default_value = "out")]

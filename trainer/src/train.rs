@@ -27,7 +27,7 @@ pub struct TrainConfig {
     #[serde(default)]
     pub loss: crate::loss::Loss,
     /// Discriminator updates per generator update.
-    #[serde(default = "one")]
+    #[serde(default = "default_d_steps")]
     pub d_steps: u32,
     /// Weight initialization.
     #[serde(default)]
@@ -71,17 +71,19 @@ pub struct TrainConfig {
     pub mode_seeking: Option<f64>,
 }
 
-fn one() -> u32 {
-    1
+// Defaults of fields older checkpoints lack: the values of `TrainConfig::default()`, the one
+// place training defaults are written (the CLI's flags take theirs from there too).
+fn default_d_steps() -> u32 {
+    TrainConfig::default().d_steps
 }
 fn default_width() -> usize {
-    64
+    TrainConfig::default().width
 }
 fn default_dropout() -> f64 {
-    0.3
+    TrainConfig::default().dropout
 }
 fn default_gp_weight() -> f64 {
-    10.0
+    TrainConfig::default().gp_weight
 }
 
 /// A [`TrainConfig`] value that cannot train, named by its command-line flag.
@@ -198,9 +200,9 @@ impl Default for TrainConfig {
             init: crate::model::Init::Pytorch,
             arch: Arch::Mlp,
             num_classes: 0,
-            width: default_width(),
-            dropout: default_dropout(),
-            gp_weight: default_gp_weight(),
+            width: 64,
+            dropout: 0.3,
+            gp_weight: 10.0,
             augment: Default::default(),
             ema: None,
             lr_g: None,

@@ -167,3 +167,42 @@ fn eval_bad_input_is_a_clear_error() {
         .unwrap();
     assert!(!o.status.success(), "eval took a training flag");
 }
+
+/// The flags' defaults are `TrainConfig::default()`'s, the one place they are written.
+#[test]
+fn flag_defaults_are_the_config_defaults() {
+    let o = Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let help = String::from_utf8_lossy(&o.stdout);
+    let d = gan_trainer::train::TrainConfig::default();
+    let shown = |flag: &str| -> String {
+        let at = help
+            .find(&format!("--{flag} <"))
+            .unwrap_or_else(|| panic!("--{flag} not in --help"));
+        let rest = &help[at..];
+        let start = rest.find("[default: ").expect("a default") + "[default: ".len();
+        rest[start..start + rest[start..].find(']').unwrap()].to_string()
+    };
+    for (flag, want) in [
+        ("batch-size", d.batch_size.to_string()),
+        ("lr", d.lr.to_string()),
+        ("beta1", d.beta1.to_string()),
+        ("latent-dim", d.latent_dim.to_string()),
+        ("width", d.width.to_string()),
+        ("dropout", d.dropout.to_string()),
+        ("gp-weight", d.gp_weight.to_string()),
+        ("d-steps", d.d_steps.to_string()),
+        ("seed", d.seed.to_string()),
+        ("arch", "mlp".to_string()),
+        ("loss", "ns".to_string()),
+        ("init", "pytorch".to_string()),
+    ] {
+        assert_eq!(shown(flag), want, "--{flag}");
+    }
+    assert_eq!(d.arch, gan_trainer::model::Arch::Mlp);
+    assert_eq!(d.loss, gan_trainer::loss::Loss::Ns);
+    assert_eq!(d.init, gan_trainer::model::Init::Pytorch);
+}
