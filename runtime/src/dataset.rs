@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::generator::{Generator, RuntimeError};
+use crate::error::RuntimeError;
+use crate::generator::Generator;
 
 /// Output format of [`write_dataset`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

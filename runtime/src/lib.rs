@@ -44,6 +44,8 @@ pub mod contract;
 #[cfg(feature = "ort")]
 pub mod dataset;
 #[cfg(feature = "ort")]
+pub mod error;
+#[cfg(feature = "ort")]
 pub mod generator;
 pub mod images;
 pub mod latent;
@@ -53,11 +55,13 @@ pub mod providers;
 pub use atomic::write_atomic;
 pub use contract::{balanced_label, ContractError, ElemType, ModelContract, TensorSpec};
 #[cfg(feature = "ort")]
-pub use generator::{Generator, GeneratorBuilder, LabeledBatch, RuntimeError};
+pub use error::RuntimeError;
+#[cfg(feature = "ort")]
+pub use generator::{Generator, GeneratorBuilder, LabeledBatch};
 pub use images::{grid_cols, save_png, ImageBatch, ImageError};
 pub use latent::{
     fill_latent, fill_latent_truncated, latent, latent_batch, latent_batch_truncated,
     latent_truncated, Truncation, TruncationError,
 };
 #[cfg(feature = "ort")]
-pub use providers::{ExecutionProvider, ProviderPolicy};
+pub use providers::{ExecutionProvider, ProviderError, ProviderPolicy};

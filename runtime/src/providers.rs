@@ -10,8 +10,6 @@
 
 use ort::session::builder::SessionBuilder;
 
-use crate::generator::RuntimeError;
-
 /// An ONNX Runtime execution provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ExecutionProvider {
@@ -89,13 +87,23 @@ pub enum ProviderPolicy {
     Lenient,
 }
 
+/// A requested execution provider could not be used (strict policy).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("execution provider {provider} unavailable: {reason}")]
+pub struct ProviderError {
+    /// The provider requested.
+    pub provider: ExecutionProvider,
+    /// Why it cannot be used.
+    pub reason: String,
+}
+
 /// Registers the first usable provider of `wanted` on `builder`. Returns it and the warnings
 /// about the ones skipped.
 pub(crate) fn register_providers(
     builder: &mut SessionBuilder,
     wanted: &[ExecutionProvider],
     policy: ProviderPolicy,
-) -> Result<(ExecutionProvider, Vec<String>), RuntimeError> {
+) -> Result<(ExecutionProvider, Vec<String>), ProviderError> {
     let mut warnings = Vec::new();
     for &p in wanted {
         if p == ExecutionProvider::Cpu {
@@ -105,7 +113,7 @@ pub(crate) fn register_providers(
             Ok(()) => return Ok((p, warnings)),
             Err(reason) => {
                 if policy == ProviderPolicy::Strict {
-                    return Err(RuntimeError::Provider {
+                    return Err(ProviderError {
                         provider: p,
                         reason,
                     });

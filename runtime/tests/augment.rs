@@ -165,10 +165,10 @@ fn requested_gpu_provider_is_never_skipped_silently() {
     assert!(
         matches!(
             e,
-            RuntimeError::Provider {
+            RuntimeError::Provider(gan_runtime::ProviderError {
                 provider: ExecutionProvider::Cuda,
                 ..
-            }
+            })
         ),
         "{e}"
     );

@@ -15,16 +15,8 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// `../shared/data/<sub>` beside the repository root; fails (never skips) when missing.
-fn shared_data(sub: &str) -> PathBuf {
-    let dir = repo().join("..").join("shared").join("data").join(sub);
-    assert!(
-        dir.is_dir(),
-        "real test data not found: looked for {} (the shared/ folder must sit beside the project root; see shared/data/README.md)",
-        dir.display()
-    );
-    dir
-}
+mod common;
+use common::shared_data;
 
 #[test]
 fn shipped_generator_on_fashion_mnist() {

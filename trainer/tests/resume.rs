@@ -9,14 +9,10 @@ use std::time::Duration;
 use gan_trainer::checkpoint;
 use gan_trainer::model::ImageShape;
 
+mod common;
+
 fn data_dir() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fashion-mnist");
-    assert!(
-        p.is_dir(),
-        "real test data not found: looked for {}",
-        p.display()
-    );
-    p
+    common::shared_data("fashion-mnist")
 }
 
 fn trainer(out: &Path, extra: &[&str]) -> Command {
