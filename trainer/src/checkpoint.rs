@@ -2,9 +2,9 @@
 //! networks, both Adam states, the step, the data order and RNG state, the noise position and
 //! the loss history — in one file written atomically.
 //!
-//! Layout (hand-rolled because it is a thin envelope around burn's own records): the magic
-//! `GANCKPT1`, a little-endian `u32` header length, a JSON header, then the sections the header
-//! lists in order, each with its length and CRC-32. Burn records are NamedMpk (MessagePack).
+//! Layout: [`crate::envelope`] with the magic `GANCKPT1`: a JSON header (step, config, data
+//! order position, RNG state...), then the sections it lists (data order, loss history, both
+//! networks, both optimizers, the moving average). Burn records are NamedMpk (MessagePack).
 //! Reading checks every length and checksum before decoding anything, so a truncated or
 //! corrupted file is an error naming the file, never a panic or a silently different run.
 
@@ -20,6 +20,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Batcher;
+use crate::envelope;
 use crate::model::ImageShape;
 use crate::model::{Discriminator, Generator};
 use crate::train::{GanTrainer, StepStats, TrainConfig};
@@ -75,14 +76,6 @@ struct Header {
     /// Updates of the generator's moving average (with `config.ema`; absent in older files).
     #[serde(default)]
     ema_updates: u64,
-    sections: Vec<Section>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Section {
-    name: String,
-    len: u64,
-    crc32: u32,
 }
 
 const SECTIONS: [&str; 6] = ["batcher_order", "history", "g", "d", "opt_g", "opt_d"];
@@ -137,26 +130,12 @@ pub fn to_bytes(trainer: &GanTrainer, history: &[StepStats]) -> Result<Vec<u8>, 
         batcher_pos: trainer.batcher.pos,
         real_batches: trainer.real_batches,
         ema_updates: trainer.ema.as_ref().map_or(0, |e| e.updates()),
-        sections: sections(&trainer.config)
-            .iter()
-            .zip(&bodies)
-            .map(|(name, b)| Section {
-                name: name.to_string(),
-                len: b.len() as u64,
-                crc32: crc32fast::hash(b),
-            })
-            .collect(),
     };
-    let header = serde_json::to_vec(&header).map_err(|e| CheckpointError::Io(e.to_string()))?;
-    let mut out =
-        Vec::with_capacity(12 + header.len() + bodies.iter().map(Vec::len).sum::<usize>());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&(header.len() as u32).to_le_bytes());
-    out.extend_from_slice(&header);
-    for b in bodies {
-        out.extend_from_slice(&b);
-    }
-    Ok(out)
+    let sections: Vec<(&str, &[u8])> = sections(&trainer.config)
+        .into_iter()
+        .zip(bodies.iter().map(Vec::as_slice))
+        .collect();
+    envelope::encode(MAGIC, &header, &sections).map_err(|e| CheckpointError::Io(e.to_string()))
 }
 
 /// Writes a checkpoint of `trainer` to `path`, atomically.
@@ -201,43 +180,16 @@ pub fn from_bytes(
         path: name.to_string(),
         problem,
     };
-    if bytes.len() < 12 || &bytes[..8] != MAGIC {
-        return Err(bad("missing the GANCKPT1 magic".into()));
-    }
-    let hlen = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-    if hlen > MAX_HEADER || 12 + hlen as usize > bytes.len() {
-        return Err(bad(format!(
-            "header length {hlen} does not fit the file ({} bytes)",
-            bytes.len()
-        )));
-    }
-    let header: Header = serde_json::from_slice(&bytes[12..12 + hlen as usize])
-        .map_err(|e| bad(format!("header: {e}")))?;
-    let names: Vec<&str> = header.sections.iter().map(|s| s.name.as_str()).collect();
+    let file = envelope::decode::<Header>(MAGIC, bytes, MAX_HEADER).map_err(bad)?;
+    let header = file.fields;
+    let names: Vec<&str> = file.sections.iter().map(|(n, _)| n.as_str()).collect();
     if names != sections(&header.config) || header.arch != header.config.arch.name() {
         return Err(bad(format!(
             "unexpected sections {names:?} / arch {:?}",
             header.arch
         )));
     }
-    let mut bodies: Vec<&[u8]> = Vec::new();
-    let mut at = 12 + hlen as usize;
-    for s in &header.sections {
-        let end = usize::try_from(s.len)
-            .ok()
-            .and_then(|l| at.checked_add(l))
-            .filter(|&e| e <= bytes.len())
-            .ok_or_else(|| bad(format!("section `{}` is truncated", s.name)))?;
-        let body = &bytes[at..end];
-        if crc32fast::hash(body) != s.crc32 {
-            return Err(bad(format!("section `{}` fails its checksum", s.name)));
-        }
-        bodies.push(body);
-        at = end;
-    }
-    if at != bytes.len() {
-        return Err(bad(format!("{} trailing bytes", bytes.len() - at)));
-    }
+    let bodies: Vec<&[u8]> = file.sections.iter().map(|&(_, b)| b).collect();
     if header.dataset_len != dataset_len || header.shape != shape {
         return Err(CheckpointError::Mismatch {
             path: name.to_string(),

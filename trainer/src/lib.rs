@@ -27,6 +27,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod device;
 pub mod diffaugment;
+pub mod envelope;
 pub mod eval;
 pub mod export;
 pub mod kernels;

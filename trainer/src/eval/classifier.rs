@@ -46,7 +46,7 @@ const CONV1: usize = 32;
 const CONV2: usize = 64;
 /// Images per inference call.
 const INFER_BATCH: usize = 256;
-const MAGIC: &[u8; 8] = b"GANCLSF1";
+const MAGIC: &[u8; 8] = b"GANCLSF2";
 /// Seed salts, so the split, the weights and the data order draw from different streams.
 const SPLIT_SALT: u64 = 0x5EED_5917_0000_0001;
 const ORDER_SALT: u64 = 0x5EED_0DE2_0000_0002;
@@ -448,9 +448,9 @@ impl Classifier {
         Ok((c, split, p))
     }
 
-    /// Writes the classifier to `path`, atomically: the magic `GANCLSF1`, a little-endian
-    /// `u32` header length, a JSON header ([`ClassifierMeta`], record length and CRC-32), then
-    /// the weights as a burn module record (burnpack).
+    /// Writes the classifier to `path`, atomically, in the trainer's file layout
+    /// ([`crate::envelope`], magic `GANCLSF2`): a JSON header holding the [`ClassifierMeta`],
+    /// then one section, the weights as a burn module record (burnpack).
     pub fn save(&self, path: &Path) -> Result<(), EvalError> {
         let record = self
             .net
@@ -461,18 +461,11 @@ impl Classifier {
             .map_err(|e| EvalError::Io(format!("cannot encode the classifier: {e}")))?;
         let header = FileHeader {
             meta: self.meta.clone(),
-            record_len: record.len() as u64,
-            record_crc32: crc32fast::hash(&record),
         };
-        let header = serde_json::to_vec(&header)
+        let bytes = crate::envelope::encode(MAGIC, &header, &[(WEIGHTS_SECTION, &record)])
             .map_err(|e| EvalError::Io(format!("cannot encode the classifier: {e}")))?;
-        gan_runtime::write_atomic(path, |w| {
-            w.write_all(MAGIC)?;
-            w.write_all(&(header.len() as u32).to_le_bytes())?;
-            w.write_all(&header)?;
-            w.write_all(&record)
-        })
-        .map_err(|e| EvalError::Io(e.to_string()))
+        gan_runtime::write_atomic(path, |w| w.write_all(&bytes))
+            .map_err(|e| EvalError::Io(e.to_string()))
     }
 
     /// Reads a classifier written by [`save`](Self::save), checking magic, version, lengths
@@ -484,31 +477,18 @@ impl Classifier {
         };
         let bytes = std::fs::read(path)
             .map_err(|e| EvalError::Io(format!("cannot read {}: {e}", path.display())))?;
-        if bytes.len() < 12 || &bytes[..8] != MAGIC {
-            return Err(bad("missing the GANCLSF1 magic".into()));
-        }
-        let hlen = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
-        let body_at = 12usize
-            .checked_add(hlen)
-            .filter(|&e| e <= bytes.len())
-            .ok_or_else(|| bad(format!("header length {hlen} exceeds the file")))?;
-        let header: FileHeader =
-            serde_json::from_slice(&bytes[12..body_at]).map_err(|e| bad(format!("header: {e}")))?;
-        let meta = header.meta;
+        let file = crate::envelope::decode::<FileHeader>(MAGIC, &bytes, 1 << 20).map_err(bad)?;
+        let meta = file.fields.meta;
         if meta.version != CLASSIFIER_VERSION {
             return Err(bad(format!(
                 "classifier version {} (this build makes version {CLASSIFIER_VERSION})",
                 meta.version
             )));
         }
-        let record = &bytes[body_at..];
-        if record.len() as u64 != header.record_len
-            || crc32fast::hash(record) != header.record_crc32
-        {
-            return Err(bad(
-                "the weights are truncated or fail their checksum".into()
-            ));
-        }
+        let record = match file.sections.as_slice() {
+            [(name, record)] if name == WEIGHTS_SECTION => *record,
+            _ => return Err(bad(format!("expected one `{WEIGHTS_SECTION}` section"))),
+        };
         if meta.num_classes < 2 || meta.shape.height < 4 || meta.shape.width < 4 {
             return Err(bad("implausible shape or class count".into()));
         }
@@ -659,9 +639,10 @@ impl Classifier {
 #[derive(Serialize, Deserialize)]
 struct FileHeader {
     meta: ClassifierMeta,
-    record_len: u64,
-    record_crc32: u32,
 }
+
+/// The one section of a classifier file.
+const WEIGHTS_SECTION: &str = "weights";
 
 #[cfg(test)]
 mod tests {
