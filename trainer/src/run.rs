@@ -206,9 +206,12 @@ pub fn run(options: &RunOptions, data: &Dataset) -> Result<RunResult, RunError> 
         )
     };
     let first = trainer.step_count();
-    if first >= options.steps {
+    // A checkpoint exactly at --steps trains nothing but still writes the outputs (grid,
+    // plots, --export): how a run stopped at a checkpoint is exported.
+    if first > options.steps {
         return Err(RunError::Options(format!(
-            "the checkpoint is already at step {first}: ask for more --steps"
+            "the checkpoint is already at step {first}, past --steps {}: ask for at least {first}",
+            options.steps
         )));
     }
 

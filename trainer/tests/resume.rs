@@ -224,10 +224,19 @@ fn bad_checkpoints_are_errors_not_panics() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let o = trainer_steps(&out, "20", &["--resume"]).output().unwrap();
+    let o = trainer_steps(&out, "10", &["--resume"]).output().unwrap();
+    assert!(!o.status.success());
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains("already at step 20"),
+        String::from_utf8_lossy(&o.stderr).contains("already at step 20, past --steps 10"),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+    // At exactly --steps, resuming trains nothing and exports the checkpoint's generator:
+    // the same file the run exported when it got there.
+    let onnx = out.join("g.onnx");
+    let first_export = std::fs::read(&onnx).unwrap();
+    std::fs::remove_file(&onnx).unwrap();
+    let o = trainer_steps(&out, "20", &["--resume"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(&onnx).unwrap(), first_export);
 }
