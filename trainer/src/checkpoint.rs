@@ -149,6 +149,21 @@ pub fn save(
         .map_err(|e| CheckpointError::Io(e.to_string()))
 }
 
+/// The hyper-parameters a checkpoint was made with (its header only; nothing is decoded
+/// beyond the checks of [`crate::envelope::decode`]), e.g. to know before loading the data
+/// whether the run is conditional.
+pub fn read_config(path: &Path) -> Result<TrainConfig, CheckpointError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| CheckpointError::Io(format!("cannot read {}: {e}", path.display())))?;
+    let file = envelope::decode::<Header>(MAGIC, &bytes, MAX_HEADER).map_err(|problem| {
+        CheckpointError::Format {
+            path: path.display().to_string(),
+            problem,
+        }
+    })?;
+    Ok(file.fields.config)
+}
+
 /// Reads a checkpoint written by [`save`]; `dataset_len` and `shape` must match the data the
 /// run continues on. Returns the trainer, ready for its next step, and the loss history.
 pub fn load(

@@ -546,9 +546,19 @@ fn train(args: TrainArgs) -> Result<()> {
             })?;
         }
     }
+    // A resumed run is conditional when its checkpoint is (its hyper-parameters win).
+    let conditional = if args.resume {
+        let path = args.out.join(gan_trainer::checkpoint::FILE_NAME);
+        if !path.is_file() {
+            bail!("--resume: no checkpoint at {}", path.display());
+        }
+        gan_trainer::checkpoint::read_config(&path)?.num_classes > 0
+    } else {
+        args.conditional
+    };
     let (dataset, mut class_names) = data::load(&data_dir, args.image_size)
         .with_context(|| format!("loading training data from --data {}", data_dir.display()))?;
-    let num_classes = if args.conditional {
+    let num_classes = if conditional {
         let Some(classes) = dataset.class_count() else {
             bail!(
                 "--conditional needs class labels, and --data {} has none (IDX: a *labels-idx1-ubyte file beside the images; image folder: one subfolder per class)",

@@ -240,3 +240,41 @@ fn bad_checkpoints_are_errors_not_panics() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(std::fs::read(&onnx).unwrap(), first_export);
 }
+
+/// A resumed run takes its hyper-parameters from the checkpoint, `--conditional` included:
+/// `--class-names` is accepted without repeating it.
+#[test]
+fn resuming_a_conditional_run_needs_no_conditional_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cond");
+    let data = common::shared_data("mnist");
+    let run = |steps: &str, extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_trainer"))
+            .args(["--data", data.to_str().unwrap(), "--steps", steps])
+            .args(["--batch-size", "16", "--sample-every", "0", "--quiet"])
+            .arg("--out")
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = run("2", &["--conditional"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let onnx = dir.path().join("cond.onnx");
+    let names = "zero,one,two,three,four,five,six,seven,eight,nine";
+    let o = run(
+        "3",
+        &[
+            "--resume",
+            "--class-names",
+            names,
+            "--export",
+            onnx.to_str().unwrap(),
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("10 classes"), "{err}");
+    let contract = gan_onnx::read::contract(&gan_onnx::file::load(&onnx).unwrap()).unwrap();
+    assert_eq!(contract.class_names.join(","), names);
+}
