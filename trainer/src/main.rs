@@ -19,6 +19,7 @@ use clap::{Args, Parser, Subcommand};
 use gan_trainer::data::augment::Augment;
 use gan_trainer::data::emoji;
 use gan_trainer::device::DeviceKind;
+use gan_trainer::eval::augment::Setting;
 use gan_trainer::eval::{self, augment, classifier::ClassifierConfig, EvalOptions};
 use gan_trainer::loss::Loss;
 use gan_trainer::model::{Arch, Init};
@@ -48,9 +49,12 @@ enum Command {
     /// Measure a generator against held-out real data: Fréchet distance and its real-vs-real
     /// floor, inception score, precision/recall, class histogram, per-class accuracy
     Eval(EvalArgs),
-    /// Does GAN augmentation help with little real data? Trains the evaluation CNN on 1%, 5%,
-    /// 10% of the real training split with and without synthetic images from a conditional GAN
-    /// trained on that same subset, over several seeds, and reports held-out test accuracy
+    /// Does GAN augmentation help? Trains the evaluation CNN with and without synthetic images
+    /// from a conditional GAN trained on the same real images, over several seeds, and reports
+    /// held-out test accuracy. --setting fraction: 1%, 5%, 10% of the real training split;
+    /// rebalance: minority classes cut to 5%, synthetic minority images added; filtered: 1%
+    /// with classic augmentation, synthetic images kept when the evaluation classifier is
+    /// confident of their class
     #[command(name = "augment-eval")]
     AugmentEval(AugmentArgs),
     /// Make training data sets (image folders the trainer reads with --data)
@@ -129,9 +133,36 @@ struct AugmentArgs {
     /// Side of the square RGB images an image folder is cropped and resized to
     #[arg(long, default_value_t = 32)]
     image_size: usize,
-    /// Fractions of the real training split, comma-separated
-    #[arg(long, value_delimiter = ',', default_value = "0.01,0.05,0.1")]
-    fractions: Vec<f64>,
+    /// Which comparison: fraction (stratified subsets of the training split), rebalance
+    /// (minority classes cut down, synthetic images of them added), filtered (a small subset
+    /// with classic augmentation in both arms, synthetic images filtered by the evaluation
+    /// classifier's confidence)
+    #[arg(long, value_enum, default_value_t = Setting::Fraction)]
+    setting: Setting,
+    /// fraction, filtered: fractions of the real training split, comma-separated [default:
+    /// 0.01,0.05,0.1; filtered: 0.01]
+    #[arg(long, value_delimiter = ',')]
+    fractions: Option<Vec<f64>>,
+    /// rebalance: the classes cut down, comma-separated labels [default: 3]
+    #[arg(long, value_delimiter = ',')]
+    minority_classes: Option<Vec<usize>>,
+    /// rebalance: the share of its training images each minority class keeps, rounded up,
+    /// in (0, 1] [default: 0.05]
+    #[arg(long)]
+    minority_fraction: Option<f64>,
+    /// filtered: keep a synthetic image when the evaluation classifier gives its class at
+    /// least this probability, in (0, 1) [default: 0.9]
+    #[arg(long)]
+    min_confidence: Option<f64>,
+    /// filtered: generate at most this many times --synthetic-per-class images per class
+    /// [default: 10]
+    #[arg(long)]
+    max_tries: Option<usize>,
+    /// Classic augmentation of the classifiers' real images, in both arms: flip,
+    /// rotate=DEG, zoom=A, contrast=C or none, as --augment [default: none; filtered:
+    /// rotate=10,zoom=0.1]
+    #[arg(long)]
+    real_augment: Option<Augment>,
     /// Seeds, comma-separated: each draws its own subset, GAN and classifier initialization
     #[arg(long, value_delimiter = ',', default_value = "0,1,2")]
     seeds: Vec<u64>,
@@ -144,9 +175,10 @@ struct AugmentArgs {
     /// GAN batch size
     #[arg(long, default_value_t = 64)]
     gan_batch_size: usize,
-    /// Synthetic images generated per class
-    #[arg(long, default_value_t = 200)]
-    synthetic_per_class: usize,
+    /// Synthetic images per class (filtered: kept per class) [default: 200; rebalance: per
+    /// minority class, as many as bring it to the other classes' mean count]
+    #[arg(long)]
+    synthetic_per_class: Option<usize>,
     /// Classifier training steps (batch 64), the same for both arms
     #[arg(long, default_value_t = 250)]
     classifier_steps: u64,
@@ -415,6 +447,30 @@ fn augment_eval(args: AugmentArgs) -> Result<()> {
     if args.classifier_steps == 0 || args.gan_steps == 0 {
         bail!("--classifier-steps and --gan-steps must be at least 1");
     }
+    let setting = args.setting;
+    let (rebalance, filtered) = (setting == Setting::Rebalance, setting == Setting::Filtered);
+    for (given, flag, read) in [
+        (args.fractions.is_some(), "--fractions", !rebalance),
+        (
+            args.minority_classes.is_some(),
+            "--minority-classes",
+            rebalance,
+        ),
+        (
+            args.minority_fraction.is_some(),
+            "--minority-fraction",
+            rebalance,
+        ),
+        (args.min_confidence.is_some(), "--min-confidence", filtered),
+        (args.max_tries.is_some(), "--max-tries", filtered),
+    ] {
+        if given && !read {
+            bail!(
+                "{flag} is not read by --setting {} (see trainer augment-eval --help)",
+                setting.name()
+            );
+        }
+    }
     json_dir(args.json.as_ref())?;
     let (data, names) = data::load(&args.data, args.image_size)
         .with_context(|| format!("loading --data {}", args.data.display()))?;
@@ -424,8 +480,9 @@ fn augment_eval(args: AugmentArgs) -> Result<()> {
             eval::EvalError::NoLabelsIn(args.data.display().to_string())
         );
     }
+    let defaults = augment::AugmentOptions::for_setting(setting);
     let options = augment::AugmentOptions {
-        fractions: args.fractions,
+        fractions: args.fractions.unwrap_or(defaults.fractions),
         seeds: args.seeds,
         gan: TrainConfig {
             arch: args.arch,
@@ -433,7 +490,12 @@ fn augment_eval(args: AugmentArgs) -> Result<()> {
             ..TrainConfig::default()
         },
         gan_steps: args.gan_steps,
-        synthetic_per_class: args.synthetic_per_class,
+        synthetic_per_class: args.synthetic_per_class.or(defaults.synthetic_per_class),
+        minority_classes: args.minority_classes.unwrap_or(defaults.minority_classes),
+        minority_fraction: args.minority_fraction.unwrap_or(defaults.minority_fraction),
+        min_confidence: args.min_confidence.unwrap_or(defaults.min_confidence),
+        max_tries: args.max_tries.unwrap_or(defaults.max_tries),
+        real_augment: args.real_augment.unwrap_or(defaults.real_augment),
         classifier: ClassifierConfig {
             steps: Some(args.classifier_steps),
             ..ClassifierConfig::default()
@@ -446,10 +508,22 @@ fn augment_eval(args: AugmentArgs) -> Result<()> {
         },
         out_dir: args.out,
         progress: !args.quiet,
+        ..defaults
     };
     let report = augment::augment_eval(&data, &options, |r| {
+        let mut extra = String::new();
+        if let (Some(b), Some(a)) = (r.baseline_minority_recall, r.augmented_minority_recall) {
+            extra += &format!(
+                ", minority recall {:.1}% -> {:.1}%",
+                b * 100.0,
+                a * 100.0
+            );
+        }
+        if let Some(f) = r.filter {
+            extra += &format!(", kept {} of {} generated", f.kept, f.generated);
+        }
         eprintln!(
-            "{}% ({} real) seed {}: real only {:.1}%, + {} synthetic {:.1}% (synthetic class accuracy {:.1}%, FD {:.1}) in {:.0} s",
+            "{}% ({} real) seed {}: real only {:.1}%, + {} synthetic {:.1}% (synthetic class accuracy {:.1}%, FD {:.1}){extra} in {:.0} s",
             r.fraction * 100.0,
             r.real_images,
             r.seed,

@@ -566,11 +566,37 @@ pub fn sample_grid(
     count: usize,
     device: &Device,
 ) -> gan_runtime::ImageBatch {
+    sample(g, seed, 0, count, None, device)
+}
+
+/// Runs a conditional `g` on the sample latents `start..start + labels.len()` of `seed`,
+/// sample `i` drawing class `labels[i]` (values in `0..g.num_classes()`): images of chosen
+/// classes, as [`sample_grid`] makes balanced ones. With `start` 0 and the balanced labels
+/// `i % classes` it is [`sample_grid`].
+pub fn sample_labeled(
+    g: &Generator,
+    seed: u64,
+    start: u64,
+    labels: &[i64],
+    device: &Device,
+) -> gan_runtime::ImageBatch {
+    sample(g, seed, start, labels.len(), Some(labels), device)
+}
+
+fn sample(
+    g: &Generator,
+    seed: u64,
+    start: u64,
+    count: usize,
+    labels: Option<&[i64]>,
+    device: &Device,
+) -> gan_runtime::ImageBatch {
     let dim = g.latent_dim();
-    let z = gan_runtime::latent_batch(seed, 0, count, dim);
+    let z = gan_runtime::latent_batch(seed, start, count, dim);
+    let labels = labels.map(|l| Tensor::from_data(TensorData::new(l.to_vec(), [l.len()]), device));
     let out = g.forward(
         Tensor::from_data(TensorData::new(z, [count, dim]), device),
-        None,
+        labels,
     );
     let shape = g.shape();
     let data = out

@@ -3,6 +3,8 @@
 
 use std::process::Command;
 
+mod common;
+
 #[test]
 fn bad_arguments_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
@@ -205,4 +207,61 @@ fn flag_defaults_are_the_config_defaults() {
     assert_eq!(d.arch, gan_trainer::model::Arch::Mlp);
     assert_eq!(d.loss, gan_trainer::loss::Loss::Ns);
     assert_eq!(d.init, gan_trainer::model::Init::Pytorch);
+}
+
+/// `trainer augment-eval` refuses bad setting options before training anything, naming the
+/// flag.
+#[test]
+fn augment_eval_bad_options_name_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = common::shared_data("mnist");
+    let data = data.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--setting", "rebalance", "--minority-classes", "3,12"],
+            "--minority-classes: class 12 is not in the data (its labels are 0..=9)",
+        ),
+        (
+            vec!["--setting", "rebalance", "--minority-fraction", "0"],
+            "--minority-fraction: 0 is outside (0, 1]",
+        ),
+        (
+            vec!["--setting", "filtered", "--min-confidence", "1"],
+            "--min-confidence: 1 is outside (0, 1)",
+        ),
+        (
+            vec!["--fractions", "0.1,1.5"],
+            "--fractions: 1.5 is outside (0, 1]",
+        ),
+        (
+            vec!["--setting", "rebalance", "--fractions", "0.1"],
+            "--fractions is not read by --setting rebalance",
+        ),
+        (
+            vec!["--min-confidence", "0.5"],
+            "--min-confidence is not read by --setting fraction",
+        ),
+        (
+            vec!["--setting", "filtered", "--real-augment", "blur"],
+            "unknown augmentation `blur`",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = Command::new(env!("CARGO_BIN_EXE_trainer"))
+            .args(["augment-eval", "--data", data, "--quiet", "--out"])
+            .arg(dir.path().join("out"))
+            .arg("--cache-dir")
+            .arg(dir.path().join("cache"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+        assert!(
+            !dir.path().join("cache").exists(),
+            "{args:?} trained a classifier"
+        );
+    }
 }

@@ -121,12 +121,29 @@ impl Augment {
         height: usize,
         width: usize,
     ) {
+        self.apply_batch_where(seed, batch, images, [channels, height, width], |_| true);
+    }
+
+    /// [`apply_batch`](Self::apply_batch) for the positions where `chosen(position)` holds
+    /// only; the others are left as they are. Each chosen image gets the draw of its position,
+    /// exactly as `apply_batch` would give it.
+    pub fn apply_batch_where(
+        &self,
+        seed: u64,
+        batch: u64,
+        images: &mut [f32],
+        [channels, height, width]: [usize; 3],
+        chosen: impl Fn(usize) -> bool,
+    ) {
         let n = channels * height * width;
         if self.is_off() || n == 0 {
             return;
         }
         let mut scratch = vec![0.0f32; n];
         for (pos, img) in images.chunks_exact_mut(n).enumerate() {
+            if !chosen(pos) {
+                continue;
+            }
             let d = self.draw(seed, batch, pos as u64);
             if d.flip {
                 flip_horizontal(img, channels, height, width);
@@ -413,6 +430,26 @@ mod tests {
         let mut z = batch(1).repeat(4);
         a.apply_batch(10, 3, &mut z, C, H, W);
         assert_ne!(x, z, "another seed draws the same");
+    }
+
+    #[test]
+    fn apply_where_touches_the_chosen_positions_only() {
+        let a = all_on();
+        let n = C * H * W;
+        let mut all = batch(4);
+        a.apply_batch(9, 3, &mut all, C, H, W);
+        let mut some = batch(4);
+        a.apply_batch_where(9, 3, &mut some, [C, H, W], |pos| pos % 2 == 1);
+        let original = batch(4);
+        for pos in 0..4 {
+            let r = pos * n..(pos + 1) * n;
+            let want = if pos % 2 == 1 {
+                &all[r.clone()]
+            } else {
+                &original[r.clone()]
+            };
+            assert_eq!(&some[r], want, "position {pos}");
+        }
     }
 
     #[test]

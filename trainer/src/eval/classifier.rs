@@ -12,6 +12,7 @@
 //! of every metric. A trained classifier is cached in a file keyed by a hash of the dataset
 //! bytes, [`CLASSIFIER_VERSION`] and the [`ClassifierConfig`]; see [`Classifier::load_or_train`].
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -31,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::EvalError;
+use crate::data::augment::Augment;
 use crate::data::Dataset;
 use crate::model::{seeded_linear, ImageShape, Init};
 
@@ -281,6 +283,21 @@ impl Classifier {
         config: &ClassifierConfig,
         progress: bool,
     ) -> Result<Self, EvalError> {
+        Self::train_augmented(data, split, config, &Augment::default(), 0..0, progress)
+    }
+
+    /// [`train`](Self::train), with `augment` applied to the training images whose index in
+    /// `data` lies in `augmented` (say, the real images of a real + synthetic set), each time
+    /// one is drawn into a batch: image `p` of step `s` gets `augment.draw(config.seed, s, p)`.
+    /// Seeded and deterministic like `train`; with `augment` off it is `train`.
+    pub fn train_augmented(
+        data: &Dataset,
+        split: &Split,
+        config: &ClassifierConfig,
+        augment: &Augment,
+        augmented: Range<usize>,
+        progress: bool,
+    ) -> Result<Self, EvalError> {
         let labels = labels_of(data)?;
         let shape = shape_of(data);
         if shape.height < 4 || shape.width < 4 {
@@ -335,6 +352,13 @@ impl Classifier {
                     break;
                 }
                 data.fill_batch(idx, &mut buf);
+                augment.apply_batch_where(
+                    config.seed,
+                    steps,
+                    &mut buf,
+                    [shape.channels, shape.height, shape.width],
+                    |pos| augmented.contains(&idx[pos]),
+                );
                 let x = Tensor::<4>::from_data(
                     TensorData::new(
                         buf.clone(),
@@ -732,6 +756,27 @@ mod tests {
         for row in &p {
             assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
         }
+    }
+
+    #[test]
+    fn augmentation_touches_only_the_chosen_images() {
+        let data = toy(64);
+        let split = Split::new(data.len, 0.25, 0).unwrap();
+        let plain = weights(&Classifier::train(&data, &split, &small(), false).unwrap());
+        let rotate: Augment = "rotate=30".parse().unwrap();
+        let train = |range: Range<usize>| {
+            weights(
+                &Classifier::train_augmented(&data, &split, &small(), &rotate, range, false)
+                    .unwrap(),
+            )
+        };
+        // No image in the range: exactly `train`.
+        assert_eq!(train(0..0), plain);
+        assert_eq!(train(64..100), plain);
+        let some = train(0..32);
+        assert_ne!(some, plain);
+        assert_eq!(some, train(0..32), "seeded");
+        assert_ne!(some, train(0..64));
     }
 
     #[test]

@@ -124,6 +124,15 @@ pub enum EvalError {
     /// An option or argument is out of range.
     #[error("{0}")]
     Options(String),
+    /// A command-line option has a bad value; `flag` names it as the command line spells it
+    /// (`--minority-classes`), also for callers that set the matching field in code.
+    #[error("{flag}: {problem}")]
+    Flag {
+        /// The option, as in `--min-confidence`.
+        flag: &'static str,
+        /// What is wrong with its value.
+        problem: String,
+    },
 }
 
 /// How to evaluate.
