@@ -29,6 +29,7 @@ pub mod device;
 pub mod diffaugment;
 pub mod envelope;
 pub mod eval;
+pub mod experiments;
 pub mod export;
 pub mod kernels;
 pub mod loss;

@@ -19,8 +19,8 @@ use clap::{Args, Parser, Subcommand};
 use gan_trainer::data::augment::Augment;
 use gan_trainer::data::emoji;
 use gan_trainer::device::DeviceKind;
-use gan_trainer::eval::augment::Setting;
-use gan_trainer::eval::{self, augment, classifier::ClassifierConfig, EvalOptions};
+use gan_trainer::eval::{self, classifier::ClassifierConfig, EvalOptions};
+use gan_trainer::experiments::augment_eval::{self as augment, Setting};
 use gan_trainer::loss::Loss;
 use gan_trainer::model::{Arch, Init};
 use gan_trainer::train::TrainConfig;
@@ -172,6 +172,13 @@ struct AugmentArgs {
     /// GAN training steps per run
     #[arg(long, default_value_t = 2000)]
     gan_steps: u64,
+    /// The GANs' --mode-seeking weight (e.g. 1): without it a conditional GAN tends to draw one
+    /// image per class
+    #[arg(long)]
+    gan_mode_seeking: Option<f64>,
+    /// The GANs' --ema decay (e.g. 0.999): synthetic images come from the moving average
+    #[arg(long)]
+    gan_ema: Option<f64>,
     /// GAN batch size
     #[arg(long, default_value_t = 64)]
     gan_batch_size: usize,
@@ -487,6 +494,8 @@ fn augment_eval(args: AugmentArgs) -> Result<()> {
         gan: TrainConfig {
             arch: args.arch,
             batch_size: args.gan_batch_size,
+            ema: args.gan_ema,
+            mode_seeking: args.gan_mode_seeking,
             ..TrainConfig::default()
         },
         gan_steps: args.gan_steps,

@@ -4,9 +4,11 @@
 //! evaluation classifier, 30 GAN steps, 15-20 classifier steps) keep each test short. One test
 //! per setting: fraction on Fashion-MNIST, rebalance and filtered on MNIST.
 
-use gan_trainer::eval::augment::{augment_eval, AugmentOptions, AugmentReport, Setting};
 use gan_trainer::eval::classifier::ClassifierConfig;
 use gan_trainer::eval::EvalOptions;
+use gan_trainer::experiments::augment_eval::{
+    augment_eval, AugmentOptions, AugmentReport, Setting,
+};
 
 mod common;
 use common::shared_data;

@@ -46,7 +46,6 @@
 //! # }
 //! ```
 
-pub mod augment;
 pub mod classifier;
 pub mod metrics;
 
@@ -728,7 +727,7 @@ pub fn evaluate(
 }
 
 /// `value` as pretty JSON in `path`, written atomically.
-fn write_json(value: &impl Serialize, path: &Path) -> Result<(), EvalError> {
+pub(crate) fn write_json(value: &impl Serialize, path: &Path) -> Result<(), EvalError> {
     let json = serde_json::to_vec_pretty(value)
         .map_err(|e| EvalError::Io(format!("cannot encode the report: {e}")))?;
     gan_runtime::write_atomic(path, |w| {

@@ -40,7 +40,7 @@
 //! round of images).
 //!
 //! ```no_run
-//! use gan_trainer::eval::augment::{augment_eval, AugmentOptions, Setting};
+//! use gan_trainer::experiments::augment_eval::{augment_eval, AugmentOptions, Setting};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let data = gan_trainer::data::load_dir("../shared/data/mnist".as_ref())?;
@@ -65,10 +65,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use super::classifier::{Classifier, ClassifierConfig, Split};
-use super::{metrics, EvalError, EvalOptions, Evaluator};
 use crate::data::augment::Augment;
 use crate::data::Dataset;
+use crate::eval::classifier::{Classifier, ClassifierConfig, Split};
+use crate::eval::{metrics, EvalError, EvalOptions, Evaluator};
 use crate::run::{run, RunOptions};
 use crate::train::TrainConfig;
 
@@ -1135,7 +1135,7 @@ fn interval_cell(t: &TInterval) -> String {
 impl AugmentReport {
     /// Writes the report as pretty JSON to `path`, atomically.
     pub fn write_json(&self, path: &Path) -> Result<(), EvalError> {
-        super::write_json(self, path)
+        crate::eval::write_json(self, path)
     }
 
     /// The results as a Markdown table (mean ± standard deviation over seeds, and the 95%
