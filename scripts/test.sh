@@ -21,4 +21,4 @@ cargo test --release --workspace
 echo "== trainer with the wgpu backend compiled in (cargo check; the cuda feature cannot be built here, see README)"
 cargo check --release -p gan-trainer --features wgpu
 echo "== execution-provider fallback with the cuda feature compiled in (CPU-only ONNX Runtime here)"
-cargo test --release -p gan-runtime --features cuda --test augment
+cargo test --release -p gan-runtime --features cuda --test synthesis

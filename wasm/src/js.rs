@@ -11,18 +11,18 @@ use wasm_bindgen::prelude::*;
 
 use gan_runtime::Truncation;
 
-use crate::{batch_rgba, model_info_json, seed_from_number, Error, Generator};
+use crate::{batch_rgba, model_info_json, seed_from_number, EmbeddedGenerator, Error};
 
 thread_local! {
     /// The one generator of this module instance (wasm is single-threaded here).
-    static GENERATOR: OnceCell<Generator> = const { OnceCell::new() };
+    static GENERATOR: OnceCell<EmbeddedGenerator> = const { OnceCell::new() };
 }
 
 /// Runs `f` with the generator, loading it on first use.
-fn with_generator<R>(f: impl FnOnce(&Generator) -> Result<R, Error>) -> Result<R, JsError> {
+fn with_generator<R>(f: impl FnOnce(&EmbeddedGenerator) -> Result<R, Error>) -> Result<R, JsError> {
     GENERATOR.with(|cell| {
         if cell.get().is_none() {
-            let generator = Generator::load().map_err(to_js)?;
+            let generator = EmbeddedGenerator::load().map_err(to_js)?;
             let _ = cell.set(generator);
         }
         f(cell.get().expect("generator was just set")).map_err(to_js)

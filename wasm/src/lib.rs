@@ -10,7 +10,7 @@
 //! the model loads; all arithmetic is f32. The contract (sizes, classes, dataset) comes from the
 //! model's `metadata_props`, read by the build script.
 //!
-//! [`Generator`] is the Rust API (native and wasm). The JavaScript API (wasm-bindgen, see
+//! [`EmbeddedGenerator`] is the Rust API (native and wasm). The JavaScript API (wasm-bindgen, see
 //! `web/README.md`) is in [`js`]: `model_info()`, `generate(seed, index, count, label?,
 //! truncation?)`, `interpolate(seed_a, seed_b, index, t, label?, truncation?)`,
 //! `latents(seed, index, count, truncation?)`, `parse_seed(text)`.
@@ -70,15 +70,15 @@ impl std::fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// The embedded generator: the burn model with its weights, and its contract.
-pub struct Generator {
+pub struct EmbeddedGenerator {
     model: model::Model,
     contract: ModelContract,
     device: Device,
 }
 
-impl std::fmt::Debug for Generator {
+impl std::fmt::Debug for EmbeddedGenerator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Generator")
+        f.debug_struct("EmbeddedGenerator")
             .field("contract", &self.contract)
             .finish_non_exhaustive()
     }
@@ -95,7 +95,7 @@ pub fn contract() -> Result<ModelContract, Error> {
     .map_err(|e| Error::Model(format!("embedded model {}: {e}", metadata::MODEL_FILE)))
 }
 
-impl Generator {
+impl EmbeddedGenerator {
     /// Builds the model and loads the embedded weights (float16 weights become f32).
     pub fn load() -> Result<Self, Error> {
         let contract = contract()?;
@@ -401,7 +401,7 @@ mod tests {
 
     #[test]
     fn generates_the_same_sample_in_any_batch() {
-        let g = Generator::load().unwrap();
+        let g = EmbeddedGenerator::load().unwrap();
         let c = g.contract().clone();
         let batch = g.generate(42, 0, 4, None, OFF).unwrap();
         assert_eq!(batch.shape(), (c.channels, c.height, c.width));
@@ -438,7 +438,7 @@ mod tests {
     /// output for `latent_truncated`, and interpolation ends are the truncated samples.
     #[test]
     fn truncation_uses_the_runtime_s_latents() {
-        let g = Generator::load().unwrap();
+        let g = EmbeddedGenerator::load().unwrap();
         let c = g.contract().clone();
         let label = c.is_conditional().then_some(1);
         let t = Truncation::new(0.5).unwrap();
@@ -456,7 +456,7 @@ mod tests {
 
     #[test]
     fn bad_requests_are_refused() {
-        let g = Generator::load().unwrap();
+        let g = EmbeddedGenerator::load().unwrap();
         assert!(g.generate(1, 0, 0, None, OFF).is_err());
         assert!(g.generate(1, 0, MAX_COUNT + 1, None, OFF).is_err());
         assert!(g.generate(1, u64::MAX, 2, None, OFF).is_err());

@@ -1,5 +1,6 @@
-//! The augmentation API on the shipped model in the real ONNX Runtime: thread safety,
-//! streaming, datasets on disk, memory budgets and execution-provider fallback.
+//! The synthesis API (images for data augmentation) on the shipped model in the real ONNX
+//! Runtime: thread safety, streaming, datasets on disk, memory budgets and execution-provider
+//! fallback.
 
 mod common;
 use common::{require_ort, shipped_model};
