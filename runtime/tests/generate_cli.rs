@@ -66,8 +66,14 @@ fn bad_arguments_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let cases: [(&[&str], &str); 6] = [
         (&["--count", "0"], "--count must be in 1..=65536"),
-        (&["--truncation", "0.01"], "truncation must be a number >= 0.05"),
-        (&["--truncation", "tiny"], "expected a number >= 0.05 or `off`"),
+        (
+            &["--truncation", "0.01"],
+            "truncation must be a number >= 0.05",
+        ),
+        (
+            &["--truncation", "tiny"],
+            "expected a number >= 0.05 or `off`",
+        ),
         (&["--model", "missing.onnx"], "missing.onnx"),
         (&["--seed", "abc"], "--seed"),
         (
@@ -105,7 +111,10 @@ fn truncation_draws_the_contract_s_truncated_latents() {
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{err}");
-        (image::open(dir.path().join(name)).unwrap().to_luma8(), err.to_string())
+        (
+            image::open(dir.path().join(name)).unwrap().to_luma8(),
+            err.to_string(),
+        )
     };
     let (truncated, log) = run("0.5", "t.png");
     assert!(log.contains("truncation 0.5"), "{log}");

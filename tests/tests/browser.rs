@@ -300,8 +300,15 @@ fn page_makes_the_native_images_in_chromium() {
     };
     set_truncation("70");
     let truncated = Canvas::read(&browser, "grid");
-    assert_eq!(truncated.dataset["truncation"], "0.7", "{}", truncated.dataset);
-    assert_ne!(truncated.rgba, grid.rgba, "truncation 0.7 drew the same images");
+    assert_eq!(
+        truncated.dataset["truncation"], "0.7",
+        "{}",
+        truncated.dataset
+    );
+    assert_ne!(
+        truncated.rgba, grid.rgba,
+        "truncation 0.7 drew the same images"
+    );
     let want = if contract.is_conditional() {
         let label = grid.attr("label") as i64;
         truncated_native.generate_labeled(SEED, 0, &vec![label; count])
@@ -313,7 +320,10 @@ fn page_makes_the_native_images_in_chromium() {
     set_truncation("205");
     let off = Canvas::read(&browser, "grid");
     assert_eq!(off.dataset["truncation"], "", "{}", off.dataset);
-    assert_eq!(off.rgba, grid.rgba, "truncation off did not restore the images");
+    assert_eq!(
+        off.rgba, grid.rgba,
+        "truncation off did not restore the images"
+    );
     println!("truncation 0.7: the native runtime's truncated samples");
 
     // A bad seed shows an error and leaves the page and its images in place.
