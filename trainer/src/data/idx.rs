@@ -2,10 +2,11 @@
 //! followed by one unsigned byte per value. Files may be gzip-compressed.
 //!
 //! Parsed by hand because the format is 20 lines of spec and no maintained crate reads it
-//! with the errors we want (which file, which field, what was expected).
+//! with the errors we want (which file, which field, what was expected). [`write_images`] and
+//! [`write_labels`] write the raw (not gzipped) files these readers take.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use flate2::read::GzDecoder;
@@ -54,6 +55,48 @@ pub fn read_labels(path: &Path) -> Result<Vec<u8>, DataError> {
     }
     check_body(path, body, n, &format!("{n} labels"))?;
     Ok(body[..n].to_vec())
+}
+
+/// Writes `n` images of `h`x`w` bytes (`pixels`, `n·h·w` long, image after image, row-major)
+/// as a raw IDX image file, the layout [`read_images`] reads.
+pub fn write_images(
+    out: &mut impl Write,
+    pixels: &[u8],
+    n: usize,
+    h: usize,
+    w: usize,
+) -> io::Result<()> {
+    if pixels.len() != n * h * w {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} pixel bytes for {n} images of {h}x{w}: expected {}",
+                pixels.len(),
+                n * h * w
+            ),
+        ));
+    }
+    out.write_all(&IMAGES_MAGIC.to_be_bytes())?;
+    for d in [n, h, w] {
+        out.write_all(&header_word(d)?.to_be_bytes())?;
+    }
+    out.write_all(pixels)
+}
+
+/// Writes `labels` as a raw IDX label file, the layout [`read_labels`] reads.
+pub fn write_labels(out: &mut impl Write, labels: &[u8]) -> io::Result<()> {
+    out.write_all(&LABELS_MAGIC.to_be_bytes())?;
+    out.write_all(&header_word(labels.len())?.to_be_bytes())?;
+    out.write_all(labels)
+}
+
+fn header_word(d: usize) -> io::Result<u32> {
+    u32::try_from(d).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("IDX dimension {d} does not fit the header's 32 bits"),
+        )
+    })
 }
 
 /// Loads an image file and, if given, its label file into a [`Dataset`] (1 channel), checking
@@ -316,6 +359,30 @@ mod tests {
         let bg = write(dir.path(), "g.gz", &broken_gz);
         let e = read_images(&bg).unwrap_err().to_string();
         assert!(e.contains("gzip"), "{e}");
+    }
+
+    #[test]
+    fn written_files_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let body: Vec<u8> = (0..3 * 2 * 4).map(|i| (i * 11) as u8).collect();
+        let mut bytes = Vec::new();
+        write_images(&mut bytes, &body, 3, 2, 4).unwrap();
+        assert_eq!(bytes, idx(IMAGES_MAGIC, &[3, 2, 4], &body));
+        let images = write(dir.path(), "x-images-idx3-ubyte", &bytes);
+        let mut bytes = Vec::new();
+        write_labels(&mut bytes, &[7, 0, 9]).unwrap();
+        assert_eq!(bytes, idx(LABELS_MAGIC, &[3], &[7, 0, 9]));
+        let labels = write(dir.path(), "x-labels-idx1-ubyte", &bytes);
+        let ds = load_pair(&images, Some(&labels)).unwrap();
+        assert_eq!((ds.len, ds.channels, ds.height, ds.width), (3, 1, 2, 4));
+        assert_eq!(ds.pixels, body);
+        assert_eq!(ds.labels.as_deref(), Some(&[7u8, 0, 9][..]));
+        let e = write_images(&mut Vec::new(), &body, 3, 2, 5).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("24 pixel bytes for 3 images of 2x5: expected 30"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -3,8 +3,10 @@
 pub mod augment;
 pub mod cifar;
 pub mod emoji;
+pub mod fashion_mnist;
 pub mod folder;
 pub mod idx;
+pub mod npm;
 
 use std::path::{Path, PathBuf};
 
