@@ -92,7 +92,19 @@ fn fixture_builds_idx_the_trainer_reads() {
     };
     let s = fashion_mnist::build(&fixture(), &limited, &o).unwrap();
     assert_eq!((s.images, s.in_package), ([2; 10], [3; 10]));
-    assert_eq!(data::load_dir(&limited).unwrap().len, 20);
+    assert!(
+        s.to_string()
+            .contains("the first 2 of each class: 20 of the package's 30 images"),
+        "{s}"
+    );
+    // The classes take turns, so the first 2 of each are the first 20 images of the full files.
+    let (full, part) = (
+        data::load_dir(&out).unwrap(),
+        data::load_dir(&limited).unwrap(),
+    );
+    assert_eq!(part.len, 20);
+    assert_eq!(part.pixels, full.pixels[..20 * 784]);
+    assert_eq!(part.labels.unwrap(), full.labels.unwrap()[..20]);
 }
 
 /// The IDX release subset of Fashion-MNIST in `../shared`, with labels.

@@ -124,6 +124,8 @@ pub struct Summary {
     pub in_package: [usize; 10],
     /// Empty entries left out, as (label, index in that class's `data`).
     pub empty: Vec<(usize, usize)>,
+    /// The limit applied ([`BuildOptions::limit_per_class`]).
+    pub limit_per_class: Option<NonZeroUsize>,
 }
 
 impl Summary {
@@ -141,10 +143,10 @@ impl fmt::Display for Summary {
             writeln!(f, "| {label} | {name} | {n} |")?;
         }
         writeln!(f, "| | total | {} |", self.total())?;
-        if self.images != self.in_package {
+        if let Some(limit) = self.limit_per_class {
             writeln!(
                 f,
-                "\nthe first {} of the package's {} images",
+                "\nthe first {limit} of each class: {} of the package's {} images",
                 self.total(),
                 self.in_package.iter().sum::<usize>()
             )?;
@@ -271,6 +273,7 @@ pub fn build(tarball: &Path, out: &Path, options: &BuildOptions) -> Result<Summa
         images: [0; 10],
         in_package: [0; 10],
         empty,
+        limit_per_class: options.limit_per_class,
     };
     for (label, class) in classes.iter().enumerate() {
         summary.in_package[label] = class.len();
