@@ -81,10 +81,7 @@ fn bad_arguments_are_clear_errors() {
             .current_dir(dir.path())
             .output()
             .unwrap();
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(!o.status.success(), "{args:?} succeeded");
-        assert!(err.contains(want), "{args:?}: {err}");
-        assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+        common::assert_clear_error(&o, &format!("{args:?}"), want);
     }
 }
 
@@ -152,10 +149,7 @@ fn eval_bad_input_is_a_clear_error() {
             .current_dir(dir.path())
             .output()
             .unwrap();
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(!o.status.success(), "{args:?} succeeded");
-        assert!(err.contains(want), "{args:?}: {err}");
-        assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+        common::assert_clear_error(&o, &format!("{args:?}"), want);
     }
     // The flat invocation and `train` stay what they were.
     let o = Command::new(env!("CARGO_BIN_EXE_trainer"))
@@ -255,10 +249,7 @@ fn augment_eval_bad_options_name_the_flag() {
             .args(&args)
             .output()
             .unwrap();
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(!o.status.success(), "{args:?} succeeded");
-        assert!(err.contains(want), "{args:?}: {err}");
-        assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+        common::assert_clear_error(&o, &format!("{args:?}"), want);
         assert!(
             !dir.path().join("cache").exists(),
             "{args:?} trained a classifier"

@@ -14,3 +14,14 @@ pub fn shared_data(sub: &str) -> PathBuf {
     );
     dir
 }
+
+/// Checks that a command the test ran failed with a message containing `want`, and without a
+/// panic; returns its stderr. `what` names the case in assertion messages.
+#[allow(dead_code)] // not every test file that includes this module uses it
+pub fn assert_clear_error(o: &std::process::Output, what: &str, want: &str) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!o.status.success(), "{what} succeeded");
+    assert!(err.contains(want), "{what}: {err}");
+    assert!(!err.contains("panicked"), "{what} panicked: {err}");
+    err
+}
