@@ -6,8 +6,11 @@
 #      std from source: RUSTC_BOOTSTRAP=1 -Zbuild-std=std,panic_abort.
 #   2. wasm-bindgen (the CLI at the exact version of the crate in wasm/Cargo.lock, installed
 #      into .tools/ with `cargo install`) makes web/pkg/gan_wasm.js + gan_wasm_bg.wasm.
-# The generator is generated from models/fashion-mlp.onnx (GAN_WASM_MODEL=FILE for another
-# one; GAN_WASM_WEIGHTS=f32 for full-precision weights). Prints the module's size.
+#   3. The weights files the page fetches per model (int8, written by wasm/build.rs) go to
+#      web/pkg/models/<id>.bpk; the models with those weights (ONNX, for ONNX Runtime in the
+#      browser test and benchmark) to target/web-reference/<id>.onnx.
+# The generators come from the four shipped models in models/ (GAN_WASM_MODELS=a.onnx,b.onnx
+# for others, paths relative to the repository root). Prints the sizes.
 # Build output: target/wasm (CARGO_TARGET_DIR to change).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,9 +40,14 @@ fi
 # 128-bit SIMD (every current browser: Chrome 91+, Firefox 89+, Safari 16.4+): LLVM vectorizes
 # the GEMM kernels with it.
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:--C target-feature=+simd128}"
+messages="$CARGO_TARGET_DIR/build-wasm.messages.json"
 "${cargo[@]}" build --manifest-path wasm/Cargo.toml --release --target "$target" \
-  ${build_std[@]+"${build_std[@]}"}
+  ${build_std[@]+"${build_std[@]}"} --message-format=json-render-diagnostics >"$messages"
 wasm="$CARGO_TARGET_DIR/$target/release/gan_wasm.wasm"
+# The build script's OUT_DIR (weights and reference models), from cargo's JSON messages.
+out_dir=$(grep '"reason":"build-script-executed"' "$messages" | grep '"package_id":"[^"]*gan-wasm' \
+  | sed -n 's/.*"out_dir":"\([^"]*\)".*/\1/p' | tail -n 1)
+[ -d "$out_dir/weights" ] || { echo "build-wasm: gan-wasm's build output not found in $messages" >&2; exit 1; }
 
 # wasm-bindgen's CLI must match the wasm-bindgen crate exactly.
 version=$(awk '$0 == "name = \"wasm-bindgen\"" { getline; gsub(/version = |"/, ""); print; exit }' \
@@ -56,10 +64,23 @@ if [ "$("$bindgen" --version 2>/dev/null)" != "wasm-bindgen $version" ]; then
     --root "$root/.tools" >&2
 fi
 
-rm -rf web/pkg
+# Into a fresh folder, then swapped in: a failed step leaves the previous web/pkg whole.
+rm -rf web/pkg.new
 "$bindgen" --target web --no-typescript --remove-name-section --remove-producers-section \
-  --out-dir web/pkg "$wasm"
+  --out-dir web/pkg.new "$wasm"
+mkdir -p web/pkg.new/models "$root/target/web-reference"
+cp "$out_dir"/weights/*.bpk web/pkg.new/models/
+cp "$out_dir"/reference/*.onnx "$root/target/web-reference/"
+rm -rf web/pkg.old
+[ ! -d web/pkg ] || mv web/pkg web/pkg.old
+mv web/pkg.new web/pkg
+rm -rf web/pkg.old
 
-raw=$(stat -c %s web/pkg/gan_wasm_bg.wasm)
-gz=$(gzip -9 -c web/pkg/gan_wasm_bg.wasm | wc -c)
-echo "build-wasm: web/pkg/gan_wasm_bg.wasm: $raw bytes ($((raw / 1024)) KiB), gzip -9: $gz bytes ($((gz / 1024)) KiB)"
+size() {
+  local raw gz
+  raw=$(stat -c %s "$1")
+  gz=$(gzip -9 -c "$1" | wc -c)
+  echo "build-wasm: $1: $((raw / 1024)) KiB, gzip -9: $((gz / 1024)) KiB"
+}
+size web/pkg/gan_wasm_bg.wasm
+for f in web/pkg/models/*.bpk; do size "$f"; done

@@ -1,9 +1,12 @@
-// The page: makes images in the browser with the wasm generator (web/pkg, built by
-// scripts/build-wasm.sh). No framework, no network after the first load (sw.js caches it).
+// The page: makes images in the browser with the wasm generators (web/pkg, built by
+// scripts/build-wasm.sh). The module holds every model's code; a model's int8 weights
+// (pkg/models/<id>.bpk) are fetched when it is picked. No framework, no network after the
+// first load of a model (sw.js caches what was fetched).
 //
-// For tests and benchmarks the page publishes its state: <body data-state="loading|ready|error">,
-// the grid canvas's data-* attributes (seed, count, cols, pad, width, height, label, truncation) and
-// window.ganPage = { gan, info, timings }.
+// For tests and benchmarks the page publishes its state: <body data-state="loading|ready|error">
+// (data-model: the model shown), the grid canvas's data-* attributes (model, seed, count, cols,
+// pad, width, height, label, layout, truncation) and
+// window.ganPage = { gan, models, info, generator, timings, pick(id) }.
 
 import init, * as gan from './pkg/gan_wasm.js';
 
@@ -12,9 +15,12 @@ const $ = (id) => document.getElementById(id);
 /** Layout of the grid: images in `cols` columns with `pad` black pixels around each. */
 const PAD = 2;
 const SCALE = 4; // of the downloaded PNG
+const PER_CLASS_COLS = 10; // images per row in "one row per class"
 
-const page = { gan, info: null, timings: {} };
+const page = { gan, models: [], info: null, generator: null, timings: {}, pick: pickModel };
 window.ganPage = page;
+/** Loaded generators by id: switching back to a model does not fetch it again. */
+const loaded = new Map();
 
 function showError(message) {
   const el = $('error');
@@ -39,10 +45,14 @@ function readSeed(id, what) {
   }
 }
 
+const conditional = () => page.info.num_classes > 0;
+
 /** The class of conditional models (the selector's value); undefined for the others. */
 function selectedClass() {
-  return page.info.num_classes > 0 ? Number($('class').value) : undefined;
+  return conditional() ? Number($('class').value) : undefined;
 }
+
+const perClass = () => conditional() && $('per-class').checked;
 
 /** Truncation psi from the slider (0.05..2.00), or undefined at its right end ("off"). */
 function selectedTruncation() {
@@ -55,6 +65,11 @@ function showTruncation() {
   $('truncation-value').textContent = psi === undefined ? 'off' : `psi ${psi.toFixed(2)}`;
 }
 
+function kib(bytes) {
+  return `${(bytes / 1024).toFixed(0)} KiB`;
+}
+
+/** Draws `count` images (RGBA, one after the other) in `cols` columns. */
 function drawImages(canvas, rgba, count, cols) {
   const { width: w, height: h } = page.info;
   const rows = Math.ceil(count / cols);
@@ -71,6 +86,24 @@ function drawImages(canvas, rgba, count, cols) {
   Object.assign(canvas.dataset, { count, cols, pad: PAD, width: w, height: h });
 }
 
+/** The grid's images: `count` samples of one class, or one row of samples per class. */
+function gridImages(seed, truncation) {
+  const g = page.generator;
+  if (perClass()) {
+    const n = page.info.num_classes;
+    const size = page.info.width * page.info.height * 4;
+    const rgba = new Uint8Array(n * PER_CLASS_COLS * size);
+    for (let c = 0; c < n; c++) {
+      rgba.set(g.generate(seed, 0, PER_CLASS_COLS, c, truncation), c * PER_CLASS_COLS * size);
+    }
+    return { rgba, count: n * PER_CLASS_COLS, cols: PER_CLASS_COLS, label: undefined };
+  }
+  const count = Number($('count').value);
+  const label = selectedClass();
+  const rgba = g.generate(seed, 0, count, label, truncation);
+  return { rgba, count, cols: Math.ceil(Math.sqrt(count)), label };
+}
+
 function generateGrid() {
   showError('');
   let seed;
@@ -80,28 +113,31 @@ function generateGrid() {
     showError(errorMessage(e));
     return false;
   }
-  const count = Number($('count').value);
-  const label = selectedClass();
   const truncation = selectedTruncation();
   const t0 = performance.now();
-  let rgba;
+  let images;
   try {
-    rgba = gan.generate(seed, 0, count, label, truncation);
+    images = gridImages(seed, truncation);
   } catch (e) {
     showError(errorMessage(e));
     return false;
   }
   const ms = performance.now() - t0;
+  const { rgba, count, cols, label } = images;
   const canvas = $('grid');
-  drawImages(canvas, rgba, count, Math.ceil(Math.sqrt(count)));
-  canvas.dataset.seed = String(seed);
-  canvas.dataset.label = label === undefined ? '' : String(label);
-  canvas.dataset.truncation = truncation === undefined ? '' : String(truncation);
+  drawImages(canvas, rgba, count, cols);
+  Object.assign(canvas.dataset, {
+    model: page.info.id,
+    seed: String(seed),
+    label: label === undefined ? '' : String(label),
+    layout: perClass() ? 'per-class' : 'grid',
+    truncation: truncation === undefined ? '' : String(truncation),
+  });
   page.timings.last = { count, ms };
   $('timing').textContent =
     `${count} images in ${ms.toFixed(1)} ms: ${(ms / count).toFixed(2)} ms per image`;
   $('download').disabled = false;
-  history.replaceState(null, '', `#seed=${seed}`);
+  history.replaceState(null, '', `#model=${page.info.id}&seed=${seed}`);
   return true;
 }
 
@@ -115,7 +151,7 @@ function interpolateFrame() {
     const a = readSeed('seed-a', 'seed A');
     const b = readSeed('seed-b', 'seed B');
     const index = readSeed('interp-index', 'sample');
-    rgba = gan.interpolate(a, b, index, t, selectedClass(), selectedTruncation());
+    rgba = page.generator.interpolate(a, b, index, t, selectedClass(), selectedTruncation());
   } catch (e) {
     showError(errorMessage(e));
     stopPlaying();
@@ -167,7 +203,7 @@ function download() {
   out.toBlob((blob) => {
     const a = document.createElement('a');
     a.href = URL.createObjectURL(blob);
-    a.download = `gan-seed${src.dataset.seed}-${src.dataset.count}.png`;
+    a.download = `${src.dataset.model}-seed${src.dataset.seed}-${src.dataset.count}.png`;
     a.click();
     setTimeout(() => URL.revokeObjectURL(a.href), 1000);
   }, 'image/png');
@@ -185,37 +221,116 @@ function describe(info) {
     `latent ${info.latent_dim}, ${kind}, ${info.weights} weights.`;
 }
 
+function optionLabel(info) {
+  const kind = info.num_classes > 0 ? `${info.num_classes} classes` : 'unconditional';
+  const colour = info.channels === 3 ? 'colour' : 'gray';
+  return `${info.id} (${info.height}×${info.width} ${colour}, ${kind})`;
+}
+
+/** Fetches model `id`'s weights and loads them (or takes the loaded generator). */
+async function loadGenerator(info) {
+  if (loaded.has(info.id)) return { generator: loaded.get(info.id), fetch_ms: 0, load_ms: 0 };
+  const url = `pkg/${info.weights_file}`;
+  const t0 = performance.now();
+  let bytes;
+  try {
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
+    bytes = new Uint8Array(await res.arrayBuffer());
+  } catch (e) {
+    throw new Error(`could not download ${url} (${errorMessage(e)}); check the connection and ` +
+      'reload the page');
+  }
+  const t1 = performance.now();
+  const generator = gan.Generator.load(info.id, bytes);
+  const t2 = performance.now();
+  loaded.set(info.id, generator);
+  return { generator, fetch_ms: t1 - t0, load_ms: t2 - t1 };
+}
+
+/** Shows the class controls of the current model. */
+function showClasses() {
+  const select = $('class');
+  select.replaceChildren();
+  const info = page.info;
+  for (let i = 0; i < info.num_classes; i++) {
+    select.add(new Option(info.class_names[i] || `class ${i}`, String(i)));
+  }
+  $('class-field').hidden = info.num_classes === 0;
+  $('per-class-field').hidden = info.num_classes === 0;
+  syncLayout();
+}
+
+/** "One row per class" replaces the class and image-count choices. */
+function syncLayout() {
+  $('class').disabled = perClass();
+  $('count').disabled = perClass();
+}
+
+/** Switches the page to model `id`; on failure, keeps the current model and says why. */
+async function pickModel(id) {
+  const info = page.models.find((m) => m.id === id);
+  if (!info) {
+    showError(`no model "${id}" on this page; it has ${page.models.map((m) => m.id).join(', ')}`);
+    $('model-select').value = page.info ? page.info.id : '';
+    return false;
+  }
+  document.body.dataset.state = 'loading';
+  $('model-select').disabled = true;
+  showError('');
+  try {
+    const { generator, fetch_ms, load_ms } = await loadGenerator(info);
+    page.generator = generator;
+    page.info = info;
+    page.timings.model = { id, fetch_ms, load_ms };
+    $('model').textContent = `${describe(info)} Weights: ${kib(info.weights_bytes)}` +
+      (fetch_ms ? `, fetched in ${fetch_ms.toFixed(0)} ms and loaded in ${load_ms.toFixed(0)} ms.` : '.');
+    $('model-select').value = id;
+    showClasses();
+    stopPlaying();
+    if (!new URLSearchParams(location.search).has('bench')) {
+      const t = performance.now();
+      generateGrid();
+      page.timings.first_grid_ms = performance.now() - t;
+      interpolateFrame();
+    }
+    document.body.dataset.model = id;
+    return true;
+  } catch (e) {
+    showError(`The model ${id} could not be loaded: ${errorMessage(e)}`);
+    $('model-select').value = page.info ? page.info.id : id;
+    return false;
+  } finally {
+    $('model-select').disabled = false;
+    document.body.dataset.state = page.generator ? 'ready' : 'error';
+  }
+}
+
 async function main() {
   try {
     const t0 = performance.now();
     await init();
-    const t1 = performance.now();
-    page.info = JSON.parse(gan.model_info());
-    gan.load();
-    const t2 = performance.now();
-    page.timings.init = { wasm_ms: t1 - t0, load_ms: t2 - t1 };
-    $('model').textContent = `${describe(page.info)} Module ready in ${(t1 - t0).toFixed(0)} ms, ` +
-      `weights loaded in ${(t2 - t1).toFixed(0)} ms.`;
+    page.timings.init = { wasm_ms: performance.now() - t0 };
+    page.models = JSON.parse(gan.models());
   } catch (e) {
     document.body.dataset.state = 'error';
     showError(`The generator could not start: ${errorMessage(e)}`);
     return;
   }
+  const select = $('model-select');
+  for (const m of page.models) select.add(new Option(optionLabel(m), m.id));
 
-  if (page.info.num_classes > 0) {
-    const select = $('class');
-    for (let i = 0; i < page.info.num_classes; i++) {
-      select.add(new Option(page.info.class_names[i] || `class ${i}`, String(i)));
-    }
-    $('class-field').hidden = false;
-    select.addEventListener('change', () => { generateGrid(); interpolateFrame(); });
-  }
+  const params = new URLSearchParams(location.hash.slice(1));
+  const query = new URLSearchParams(location.search);
+  if (/^\d+$/.test(params.get('seed') || '')) $('seed').value = params.get('seed');
+  const wanted = query.get('model') || params.get('model');
+  const first = page.models.some((m) => m.id === wanted) ? wanted : page.models[0].id;
 
-  const fromHash = /^#seed=(\d+)$/.exec(location.hash);
-  if (fromHash) $('seed').value = fromHash[1];
-
+  select.addEventListener('change', () => pickModel(select.value));
   $('grid-form').addEventListener('submit', (e) => { e.preventDefault(); generateGrid(); });
   $('count').addEventListener('change', generateGrid);
+  $('class').addEventListener('change', () => { generateGrid(); interpolateFrame(); });
+  $('per-class').addEventListener('change', () => { syncLayout(); generateGrid(); });
   $('random').addEventListener('click', () => { $('seed').value = String(randomSeed()); generateGrid(); });
   $('download').addEventListener('click', download);
   $('interp-form').addEventListener('submit', (e) => e.preventDefault());
@@ -226,25 +341,39 @@ async function main() {
   $('truncation').addEventListener('input', () => { showTruncation(); generateGrid(); interpolateFrame(); });
   showTruncation();
 
-  if (new URLSearchParams(location.search).has('bench')) {
-    // Benchmark mode (tests/benches/browser.rs): one image, timed from navigation start.
+  if (query.has('bench')) {
+    // Benchmark mode (tests/benches/browser.rs): the model's weights, then one image, timed
+    // from navigation start.
+    if (!(await pickModel(first))) return;
     const t = performance.now();
-    gan.generate(0, 0, 1, page.info.num_classes > 0 ? 0 : undefined);
+    page.generator.generate(0, 0, 1, conditional() ? 0 : undefined);
     page.timings.first_generate_ms = performance.now() - t;
     page.timings.first_image_ms = performance.now();
-    document.body.dataset.state = 'ready';
     return;
   }
-
-  const t3 = performance.now();
-  generateGrid();
-  page.timings.first_grid_ms = performance.now() - t3;
-  interpolateFrame();
-  document.body.dataset.state = 'ready';
+  if (wanted && wanted !== first) {
+    await pickModel(first);
+    showError(`no model "${wanted}" on this page; showing ${first}`);
+  } else {
+    await pickModel(first);
+  }
 
   if ('serviceWorker' in navigator) {
-    // Offline after the first visit; failure (e.g. file://) only loses that.
-    navigator.serviceWorker.register('sw.js').catch(() => {});
+    // Offline after the first visit; failure (e.g. file://) only loses that. The weights
+    // fetched before the worker took over are fetched again through it, so it caches them;
+    // models picked later go through it anyway.
+    navigator.serviceWorker.register('sw.js')
+      .then(() => navigator.serviceWorker.ready)
+      .then(() => {
+        const cacheLoaded = () => {
+          for (const m of page.models) {
+            if (loaded.has(m.id)) fetch(`pkg/${m.weights_file}`).catch(() => {});
+          }
+        };
+        if (navigator.serviceWorker.controller) cacheLoaded();
+        else navigator.serviceWorker.addEventListener('controllerchange', cacheLoaded, { once: true });
+      })
+      .catch(() => {});
   }
 }
 

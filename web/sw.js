@@ -1,6 +1,8 @@
 // Service worker: keeps the page usable offline once it has been loaded.
 // Network first (a rebuilt web/pkg is picked up at once), the cache when the network fails.
-const CACHE = 'gan-web-v1';
+// The page and the module are cached at install; a model's weights (pkg/models/<id>.bpk) when
+// the page first fetches them, so every model picked once works offline.
+const CACHE = 'gan-web-v2';
 const FILES = ['./', 'index.html', 'app.js', 'style.css', 'pkg/gan_wasm.js', 'pkg/gan_wasm_bg.wasm'];
 
 self.addEventListener('install', (event) => {
@@ -8,7 +10,11 @@ self.addEventListener('install', (event) => {
 });
 
 self.addEventListener('activate', (event) => {
-  event.waitUntil(self.clients.claim());
+  // Drop the caches of older versions of this worker.
+  event.waitUntil(caches.keys()
+    .then((keys) => Promise.all(keys.filter((k) => k.startsWith('gan-web-') && k !== CACHE)
+      .map((k) => caches.delete(k))))
+    .then(() => self.clients.claim()));
 });
 
 self.addEventListener('fetch', (event) => {

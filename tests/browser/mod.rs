@@ -401,3 +401,19 @@ impl Drop for Browser {
         let _ = self.driver.wait();
     }
 }
+
+/// The model the page runs for `id` (its int8 weights as f32 values, ONNX), written by
+/// `scripts/build-wasm.sh` to `target/web-reference/<id>.onnx`: what ONNX Runtime runs to check
+/// the page's pixels. Panics saying how to make it when it is missing.
+pub fn reference_model(id: &str) -> PathBuf {
+    let path = gan_tests::repo_root()
+        .join("target")
+        .join("web-reference")
+        .join(format!("{id}.onnx"));
+    assert!(
+        path.is_file(),
+        "{} not found: `bash scripts/build-wasm.sh` writes it with web/pkg",
+        path.display()
+    );
+    path
+}

@@ -1,31 +1,44 @@
-//! The web page in a real browser (headless Debian Chromium over WebDriver), against the
-//! native runtime (ONNX Runtime) on the same model:
-//! - seed 42's grid on the page's canvas equals ONNX Runtime's images within 1/255 per value;
+//! The web page in a real browser (headless Debian Chromium over WebDriver), against ONNX
+//! Runtime on the same models. For every model the page offers (picked with the model picker):
+//! - seed 42's grid on the canvas equals ONNX Runtime's images within 1/255 per value, run on
+//!   the model with the page's int8 weights (`target/web-reference/<id>.onnx`); the difference
+//!   from the shipped f32 model is printed (the cost of int8);
+//! - conditional models: the class selector switches the class, and "one row per class" draws
+//!   row `c` as ONNX Runtime's class `c`;
+//! - the truncation slider at 0.7 draws the native runtime's truncated samples;
 //! - the interpolation's ends are the two seeds' samples;
-//! - a bad seed shows an error and keeps the page (no blank page);
-//! - the class selector is hidden for unconditional models (and, for conditional ones,
-//!   switches the class: the images equal ONNX Runtime's for that class);
-//! - once loaded, the page works with the server gone (service worker);
-//! - a screenshot goes to `target/browser/screenshot.png`.
+//! - a screenshot per model goes to `target/browser/<id>.png`.
 //!
-//! Needs `web/pkg` (`bash scripts/build-wasm.sh`), `chromium` + `chromium-driver` (apt) and
-//! ONNX Runtime (`ORT_DYLIB_PATH`, set by `scripts/env.sh`); fails saying which is missing.
-//! `GAN_BROWSER_WEB=DIR GAN_BROWSER_MODEL=FILE.onnx` check a page built from another model
-//! (`GAN_WASM_MODEL=FILE.onnx`), e.g. a conditional one.
+//! And: a bad seed shows an error and keeps the images; a damaged or missing weights file and
+//! an unknown model show clear errors and keep the current model; once loaded, the page and
+//! its models work with the server gone (service worker).
+//!
+//! Needs `web/pkg` and `target/web-reference` (`bash scripts/build-wasm.sh`), `chromium` +
+//! `chromium-driver` (apt) and ONNX Runtime (`ORT_DYLIB_PATH`, set by `scripts/env.sh`); fails
+//! saying which is missing.
 
 #[path = "../browser/mod.rs"]
 mod browser;
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine as _;
-use browser::{require_browser, require_wasm_package, Browser, StaticServer};
-use gan_runtime::{Generator, ImageBatch};
+use browser::{reference_model, require_browser, require_wasm_package, Browser, StaticServer};
+use gan_runtime::{Generator, ImageBatch, Truncation};
 use gan_tests::{repo_root, require_ort};
 use serde_json::{json, Value};
 
 const SEED: u64 = 42;
 const READY: Duration = Duration::from_secs(120);
+/// The models the page must offer: every generator shipped in `models/` except the
+/// quantized variants of `fashion-mlp` (`*.int8.onnx`, `*.qdq.onnx`), in the picker's order.
+const SHIPPED: [&str; 4] = [
+    "fashion-mlp",
+    "mnist-cdcgan",
+    "fashion-cdcgan",
+    "emoji-cdcgan",
+];
 
 /// A canvas read back from the page: RGBA pixels and its data-* attributes.
 struct Canvas {
@@ -82,26 +95,33 @@ impl Canvas {
     }
 }
 
-/// Largest per-value difference between the page's images and ONNX Runtime's, with where it
-/// is; asserts it is at most 1 (of 255).
-fn assert_matches(canvas: &Canvas, native: &ImageBatch, what: &str) {
-    assert_eq!(canvas.attr("count"), native.len(), "{what}: image count");
-    let mut worst = (0u8, 0usize, 0usize);
-    let mut differing = 0usize;
+/// Largest and mean per-value difference (of 255) between the page's images `first..` and
+/// `native`'s, and where the largest is (image, value).
+fn difference(canvas: &Canvas, first: usize, native: &ImageBatch) -> (u8, f64, usize, usize) {
+    let (mut worst, mut at, mut sum, mut n) = (0u8, (0, 0), 0u64, 0u64);
     for i in 0..native.len() {
-        let page = canvas.image(i);
-        let want = native.to_rgba(i);
-        for (k, (a, b)) in page.iter().zip(&want).enumerate() {
+        for (k, (a, b)) in canvas
+            .image(first + i)
+            .iter()
+            .zip(&native.to_rgba(i))
+            .enumerate()
+        {
             let d = a.abs_diff(*b);
-            differing += usize::from(d > 0);
-            if d > worst.0 {
-                worst = (d, i, k);
+            if d > worst {
+                (worst, at) = (d, (i, k));
             }
+            sum += u64::from(d);
+            n += 1;
         }
     }
-    let (d, i, k) = worst;
+    (worst, sum as f64 / n.max(1) as f64, at.0, at.1)
+}
+
+/// Asserts the page's images `first..` equal ONNX Runtime's within 1/255.
+fn assert_matches_from(canvas: &Canvas, first: usize, native: &ImageBatch, what: &str) {
+    let (d, mean, i, k) = difference(canvas, first, native);
     println!(
-        "{what}: {} images, max difference {d}/255 (image {i}, value {k}), {differing} values differ by 1",
+        "{what}: {} images, max difference {d}/255 (image {i}, value {k}), mean {mean:.4}/255",
         native.len()
     );
     assert!(
@@ -111,18 +131,24 @@ fn assert_matches(canvas: &Canvas, native: &ImageBatch, what: &str) {
     );
 }
 
-fn wait_ready(browser: &Browser) {
+/// Asserts the whole grid equals ONNX Runtime's images within 1/255.
+fn assert_matches(canvas: &Canvas, native: &ImageBatch, what: &str) {
+    assert_eq!(canvas.attr("count"), native.len(), "{what}: image count");
+    assert_matches_from(canvas, 0, native, what);
+}
+
+/// Waits until the page is not loading, then asserts it is ready showing `model`.
+fn wait_ready(browser: &Browser, model: &str) {
     browser.wait_for(
         "document.body.dataset.state !== 'loading'",
         READY,
         "the page to load the generator",
     );
     let state = browser.exec("return document.body.dataset.state;", json!([]));
-    let error = browser.exec(
-        "return document.getElementById('error').textContent;",
-        json!([]),
-    );
+    let error = error_text(browser).unwrap_or_default();
     assert_eq!(state, "ready", "the page did not start: {error}");
+    let shown = browser.exec("return document.body.dataset.model;", json!([]));
+    assert_eq!(shown, model, "the page shows another model ({error})");
 }
 
 fn error_text(browser: &Browser) -> Option<String> {
@@ -133,45 +159,48 @@ fn error_text(browser: &Browser) -> Option<String> {
     v.as_str().map(str::to_string)
 }
 
-#[test]
-fn page_makes_the_native_images_in_chromium() {
-    let root = repo_root();
-    // Overrides, to check a package built from another model (GAN_WASM_MODEL): the page's
-    // folder and the model it was built from.
-    let env_path = |key: &str, default: std::path::PathBuf| {
-        std::env::var_os(key)
-            .filter(|v| !v.is_empty())
-            .map(std::path::PathBuf::from)
-            .unwrap_or(default)
-    };
-    let web = env_path("GAN_BROWSER_WEB", root.join("web"));
-    let model = env_path(
-        "GAN_BROWSER_MODEL",
-        root.join("models").join("fashion-mlp.onnx"),
+/// Picks `id` in the model picker, as a person would.
+fn pick(browser: &Browser, id: &str) {
+    browser.exec(
+        "const s = document.getElementById('model-select'); s.value = arguments[0];
+         s.dispatchEvent(new Event('change'));",
+        json!([id]),
     );
-    require_wasm_package(&web);
-    require_browser();
-    require_ort();
+}
 
-    let native = Generator::load(&model).expect("load the shipped model with ONNX Runtime");
+/// Sets an input's value and fires its `input` or `change` event.
+fn set(browser: &Browser, id: &str, value: Value, event: &str) {
+    browser.exec(
+        "const [id, value, event] = arguments; const e = document.getElementById(id);
+         if (typeof value === 'boolean') e.checked = value; else e.value = value;
+         e.dispatchEvent(new Event(event));",
+        json!([id, value, event]),
+    );
+}
+
+/// ONNX Runtime's samples `0..count` of `seed`, of class `label` for conditional models.
+fn native_samples(g: &Generator, seed: u64, count: usize, label: Option<usize>) -> ImageBatch {
+    match label {
+        Some(l) => g.generate_labeled(seed, 0, &vec![l as i64; count]),
+        None => g.generate(seed, 0, count),
+    }
+    .expect("ONNX Runtime generates")
+}
+
+/// The int8 weights' cost on seed 42's grid, per model: (id, max, mean difference from the
+/// shipped f32 model in ONNX Runtime).
+type Int8Cost = (String, u8, f64);
+
+/// Checks model `id` on the page (already picked and ready) against ONNX Runtime.
+fn check_model(browser: &Browser, id: &str, shots: &Path) -> Int8Cost {
+    let shipped = repo_root().join("models").join(format!("{id}.onnx"));
+    let reference = reference_model(id);
+    let native = Generator::load(&reference).expect("load the page's model in ONNX Runtime");
+    let f32_native = Generator::load(&shipped).expect("load the shipped model in ONNX Runtime");
     let contract = native.contract().clone();
 
-    let mut server = StaticServer::start(&web);
-    let browser = Browser::start(1200, 1100);
-    browser.script_timeout(Duration::from_secs(60));
-    browser.goto(&server.url(&format!("index.html#seed={SEED}")));
-    wait_ready(&browser);
-
-    // The page's model is the shipped one.
-    let info: Value = serde_json::from_str(
-        browser
-            .exec("return JSON.stringify(window.ganPage.info);", json!([]))
-            .as_str()
-            .expect("model info"),
-    )
-    .expect("model_info() is JSON");
-    println!("model_info() = {info}");
-    let file_name = model.file_name().unwrap_or_default().to_string_lossy();
+    let info: Value = browser.exec("return window.ganPage.info;", json!([]));
+    let file_name = shipped.file_name().unwrap_or_default().to_string_lossy();
     assert_eq!(info["model_file"], *file_name, "{info}");
     for (key, want) in [
         ("latent_dim", contract.latent_dim as u64),
@@ -184,125 +213,126 @@ fn page_makes_the_native_images_in_chromium() {
         assert_eq!(
             info[key].as_u64(),
             Some(want),
-            "model_info().{key} differs from {}: web/pkg is stale? ({info})",
-            model.display()
+            "{id}: info.{key} differs from {}: web/pkg is stale? ({info})",
+            shipped.display()
         );
     }
+    assert_eq!(info["weights"], "int8", "{info}");
 
-    // Seed 42's grid equals ONNX Runtime's images.
-    let grid = Canvas::read(&browser, "grid");
+    // Seed 42's grid equals ONNX Runtime's images (of the selected class).
+    let grid = Canvas::read(browser, "grid");
+    assert_eq!(grid.dataset["model"], id, "{}", grid.dataset);
     assert_eq!(grid.dataset["seed"], SEED.to_string(), "{}", grid.dataset);
     let count = grid.attr("count");
-    // ONNX Runtime's images of the grid's seed, count and (conditional models) class.
-    let native_grid = |g: &Generator, grid: &Canvas| {
-        if g.contract().is_conditional() {
-            let label = grid.attr("label") as i64;
-            g.generate_labeled(SEED, 0, &vec![label; count])
-        } else {
-            g.generate(SEED, 0, count)
-        }
-        .expect("ONNX Runtime generates")
-    };
-    assert_matches(&grid, &native_grid(&native, &grid), "seed 42 grid");
+    let label = contract.is_conditional().then(|| grid.attr("label"));
+    assert_matches(
+        &grid,
+        &native_samples(&native, SEED, count, label),
+        &format!("{id}: seed 42 grid"),
+    );
+    let (max_f32, mean_f32, _, _) =
+        difference(&grid, 0, &native_samples(&f32_native, SEED, count, label));
+    println!(
+        "{id}: int8 weights vs the shipped f32 model: max {max_f32}/255, mean {mean_f32:.3}/255"
+    );
     let timing = browser.exec(
         "return document.getElementById('timing').textContent;",
         json!([]),
     );
-    println!("page timing: {}", timing.as_str().unwrap_or(""));
     assert!(
         timing.as_str().unwrap_or("").contains("ms per image"),
         "{timing}"
     );
 
-    let shot = browser.save_screenshot(&root.join("target").join("browser").join("screenshot.png"));
-    println!("screenshot: {}", shot.display());
-
     // Interpolation: t = 0 is seed A's sample, t = 1 seed B's (page defaults: 42 -> 7, sample 0).
     for (t, seed) in [(0, 42u64), (1000, 7)] {
-        browser.exec(
-            "const s = document.getElementById('t'); s.value = arguments[0];
-             s.dispatchEvent(new Event('input'));",
-            json!([t.to_string()]),
-        );
-        let frame = Canvas::read(&browser, "interp");
-        let img = frame.rgba.clone();
-        let want = if contract.is_conditional() {
-            native.generate_labeled(seed, 0, &[grid.attr("label") as i64])
-        } else {
-            native.generate(seed, 0, 1)
-        }
-        .expect("ONNX Runtime generates");
-        let d = img
+        set(browser, "t", json!(t.to_string()), "input");
+        let frame = Canvas::read(browser, "interp");
+        let want = native_samples(&native, seed, 1, label);
+        let d = frame
+            .rgba
             .iter()
             .zip(want.to_rgba(0))
             .map(|(a, b)| a.abs_diff(b))
             .max()
             .unwrap_or(0);
-        println!(
-            "interpolation t = {}: max difference {d}/255 from seed {seed}",
-            t / 1000
-        );
         assert!(
             d <= 1,
-            "interpolation at t = {t}/1000 is not seed {seed}'s sample ({d}/255)"
+            "{id}: interpolation at t = {t}/1000 is not seed {seed}'s sample ({d}/255)"
         );
     }
+    set(browser, "t", json!("0"), "input");
 
-    // Class selector: only for conditional models; it switches the class.
+    // Class controls: only for conditional models.
     let hidden = browser.exec(
-        "return document.getElementById('class-field').hidden;",
+        "return [document.getElementById('class-field').hidden,
+                 document.getElementById('per-class-field').hidden];",
         json!([]),
     );
-    if contract.is_conditional() {
-        assert_eq!(
-            hidden, false,
-            "class selector hidden for a conditional model"
-        );
-        browser.exec(
-            "const s = document.getElementById('class'); s.value = '1';
-             s.dispatchEvent(new Event('change'));",
+    let conditional = contract.is_conditional();
+    assert_eq!(
+        hidden,
+        json!([!conditional, !conditional]),
+        "{id}: class controls"
+    );
+    if conditional {
+        let n = contract.num_classes;
+        let options = browser.exec(
+            "return Array.from(document.getElementById('class').options, (o) => o.text);",
             json!([]),
         );
-        let class1 = Canvas::read(&browser, "grid");
+        assert_eq!(
+            options.as_array().map(Vec::len),
+            Some(n),
+            "{id}: class options {options}"
+        );
+        if !contract.class_names.is_empty() {
+            assert_eq!(options, json!(contract.class_names), "{id}: class names");
+        }
+        set(browser, "class", json!("1"), "change");
+        let class1 = Canvas::read(browser, "grid");
         assert_eq!(class1.attr("label"), 1);
         assert_ne!(
             class1.rgba, grid.rgba,
-            "class 1 drew the same images as class 0"
+            "{id}: class 1 drew class 0's images"
         );
-        let want = native
-            .generate_labeled(SEED, 0, &vec![1; count])
-            .expect("ONNX Runtime generates class 1");
-        assert_matches(&class1, &want, "seed 42, class 1");
-        // Back to the first class, the grid the checks below compare with.
-        browser.exec(
-            "const s = document.getElementById('class'); s.value = '0';
-             s.dispatchEvent(new Event('change'));",
-            json!([]),
+        assert_matches(
+            &class1,
+            &native_samples(&native, SEED, count, Some(1)),
+            &format!("{id}: seed 42, class 1"),
         );
+        set(browser, "class", json!("0"), "change");
+
+        // One row per class: row c is samples 0.. of the seed, class c.
+        set(browser, "per-class", json!(true), "change");
+        let rows = Canvas::read(browser, "grid");
+        assert_eq!(rows.dataset["layout"], "per-class", "{}", rows.dataset);
+        let cols = rows.attr("cols");
+        assert_eq!(rows.attr("count"), n * cols, "{}", rows.dataset);
+        for c in 0..n {
+            assert_matches_from(
+                &rows,
+                c * cols,
+                &native_samples(&native, SEED, cols, Some(c)),
+                &format!("{id}: one row per class, row {c}"),
+            );
+        }
+        let shot = browser.save_screenshot(&shots.join(format!("{id}-per-class.png")));
+        println!("{id}: screenshot {}", shot.display());
+        set(browser, "per-class", json!(false), "change");
     } else {
-        assert_eq!(
-            hidden, true,
-            "class selector shown for an unconditional model"
-        );
-        println!("class selector: hidden (the model is unconditional)");
+        let shot = browser.save_screenshot(&shots.join(format!("{id}.png")));
+        println!("{id}: screenshot {}", shot.display());
     }
 
-    // Truncation: the slider at 0.70 draws the native runtime's truncated samples (the same
-    // rule on the same latent stream), grid and interpolation alike; its right end is "off".
-    let psi = 0.7;
-    let truncated_native = Generator::builder(&model)
-        .truncation(gan_runtime::Truncation::new(psi).expect("valid psi"))
+    // Truncation: the slider at 0.70 draws the native runtime's truncated samples; its right
+    // end is "off".
+    let truncated_native = Generator::builder(&reference)
+        .truncation(Truncation::new(0.7).expect("valid psi"))
         .load()
         .expect("load the model with truncation");
-    let set_truncation = |value: &str| {
-        browser.exec(
-            "const s = document.getElementById('truncation'); s.value = arguments[0];
-             s.dispatchEvent(new Event('input'));",
-            json!([value]),
-        );
-    };
-    set_truncation("70");
-    let truncated = Canvas::read(&browser, "grid");
+    set(browser, "truncation", json!("70"), "input");
+    let truncated = Canvas::read(browser, "grid");
     assert_eq!(
         truncated.dataset["truncation"], "0.7",
         "{}",
@@ -310,18 +340,91 @@ fn page_makes_the_native_images_in_chromium() {
     );
     assert_ne!(
         truncated.rgba, grid.rgba,
-        "truncation 0.7 drew the same images"
+        "{id}: truncation 0.7 drew the same images"
     );
-    let want = native_grid(&truncated_native, &grid);
-    assert_matches(&truncated, &want, "seed 42, truncation 0.7");
-    set_truncation("205");
-    let off = Canvas::read(&browser, "grid");
+    assert_matches(
+        &truncated,
+        &native_samples(&truncated_native, SEED, count, label),
+        &format!("{id}: seed 42, truncation 0.7"),
+    );
+    set(browser, "truncation", json!("205"), "input");
+    let off = Canvas::read(browser, "grid");
     assert_eq!(off.dataset["truncation"], "", "{}", off.dataset);
     assert_eq!(
         off.rgba, grid.rgba,
-        "truncation off did not restore the images"
+        "{id}: truncation off did not restore the images"
     );
-    println!("truncation 0.7: the native runtime's truncated samples");
+    (id.to_string(), max_f32, mean_f32)
+}
+
+/// Every model the page offers makes ONNX Runtime's images; bad seeds are refused; the page
+/// and the models it loaded work offline.
+#[test]
+fn every_model_on_the_page_makes_the_native_images() {
+    let root = repo_root();
+    let web = root.join("web");
+    require_wasm_package(&web);
+    require_browser();
+    require_ort();
+    let shots = root.join("target").join("browser");
+
+    let mut server = StaticServer::start(&web);
+    let browser = Browser::start(1200, 1300);
+    browser.script_timeout(Duration::from_secs(60));
+    browser.goto(&server.url(&format!("index.html#seed={SEED}")));
+    wait_ready(&browser, SHIPPED[0]);
+
+    // The picker offers every shipped generator, each built from its file in models/.
+    let ids = browser.exec(
+        "return Array.from(document.getElementById('model-select').options, (o) => o.value);",
+        json!([]),
+    );
+    assert_eq!(ids, json!(SHIPPED), "the model picker");
+    let shipped_files: Vec<String> = std::fs::read_dir(root.join("models"))
+        .expect("models/")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".onnx") && !n.ends_with(".int8.onnx") && !n.ends_with(".qdq.onnx"))
+        .collect();
+    for f in &shipped_files {
+        let id = f.trim_end_matches(".onnx");
+        assert!(SHIPPED.contains(&id), "models/{f} is not on the page");
+    }
+
+    let mut costs = Vec::new();
+    for (i, id) in SHIPPED.iter().enumerate() {
+        if i > 0 {
+            pick(&browser, id);
+            wait_ready(&browser, id);
+        }
+        let hash = browser.exec("return location.hash;", json!([]));
+        assert_eq!(
+            hash,
+            format!("#model={id}&seed={SEED}"),
+            "the URL names the model"
+        );
+        costs.push(check_model(&browser, id, &shots));
+    }
+    println!("\nint8 weights vs the shipped f32 models (ONNX Runtime), seed 42's grid:");
+    for (id, max, mean) in &costs {
+        println!("  {id:<16} max {max:>3}/255  mean {mean:.3}/255");
+        // int8 per channel moves pixels a little, not the picture: a mean of a few levels.
+        assert!(
+            *mean < 4.0,
+            "{id}: int8 weights move pixels by {mean:.2}/255 on average"
+        );
+    }
+
+    // Switching back to a model already loaded is immediate and draws its images again.
+    pick(&browser, SHIPPED[0]);
+    wait_ready(&browser, SHIPPED[0]);
+    let mlp_native = Generator::load(reference_model(SHIPPED[0])).expect("ONNX Runtime");
+    let grid = Canvas::read(&browser, "grid");
+    assert_matches(
+        &grid,
+        &native_samples(&mlp_native, SEED, grid.attr("count"), None),
+        "back to the first model",
+    );
 
     // A bad seed shows an error and leaves the page and its images in place.
     for bad in ["abc", "-3", "1.5", "9007199254740992"] {
@@ -340,27 +443,131 @@ fn page_makes_the_native_images_in_chromium() {
         assert_eq!(after.rgba, grid.rgba, "seed {bad:?}: the images changed");
     }
     println!("bad seed: {:?}", error_text(&browser).unwrap_or_default());
-    browser.save_screenshot(&root.join("target").join("browser").join("bad-seed.png"));
+    browser.save_screenshot(&shots.join("bad-seed.png"));
+    browser.exec(
+        "document.getElementById('seed').value = arguments[0];",
+        json!([SEED.to_string()]),
+    );
 
-    // Offline: once the service worker has cached the page, it loads without the server.
+    // Offline: once the service worker has cached the page and the models shown, they load
+    // without the server.
+    let wanted: Vec<String> = SHIPPED
+        .iter()
+        .map(|id| format!("pkg/models/{id}.bpk"))
+        .collect();
+    let mut urls = wanted.clone();
+    urls.push("pkg/gan_wasm_bg.wasm".into());
     let cached = browser.exec_async(
-        "const done = arguments[arguments.length - 1];
-         navigator.serviceWorker.ready
-           .then(() => caches.open('gan-web-v1'))
-           .then((c) => c.match('pkg/gan_wasm_bg.wasm'))
-           .then((r) => done(!!r), (e) => done(String(e)));",
-        json!([]),
+        "const [urls, done] = arguments;
+         const check = () => navigator.serviceWorker.ready
+           .then(() => caches.open('gan-web-v2'))
+           .then((c) => Promise.all(urls.map((u) => c.match(u))))
+           .then((hits) => hits.every((h) => !!h) ? done(true) : setTimeout(check, 100),
+                 (e) => done(String(e)));
+         check();
+         setTimeout(() => done('not all cached after 50 s'), 50000);",
+        json!([urls]),
     );
     assert_eq!(
         cached, true,
-        "the service worker did not cache the module: {cached}"
+        "the service worker did not cache the module and the models shown: {cached}"
     );
-    let url = server.url(&format!("index.html#seed={SEED}"));
+    let last = SHIPPED[SHIPPED.len() - 1];
+    let url = server.url(&format!("index.html#model={last}&seed={SEED}"));
     server.stop();
     browser.goto("about:blank");
     browser.goto(&url);
-    wait_ready(&browser);
+    wait_ready(&browser, last);
     let offline = Canvas::read(&browser, "grid");
-    assert_eq!(offline.rgba, grid.rgba, "offline page made other images");
-    println!("offline reload: same images");
+    let native = Generator::load(reference_model(last)).expect("ONNX Runtime");
+    assert_matches(
+        &offline,
+        &native_samples(&native, SEED, offline.attr("count"), Some(0)),
+        "offline reload",
+    );
+}
+
+/// A copy of `web/` in a temporary folder, to damage.
+fn web_copy() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let web = dir.path().join("web");
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(repo_root().join("web"))
+        .arg(&web)
+        .status()
+        .expect("run cp");
+    assert!(status.success(), "copy web/");
+    // The service worker's cache would hide the damage; the copy has none registered, and
+    // each test browser starts with a fresh profile.
+    (dir, web)
+}
+
+/// A damaged or missing weights file, and an unknown model in the URL, show clear errors and
+/// leave the current model working.
+#[test]
+fn bad_weights_files_and_unknown_models_show_clear_errors() {
+    let root = repo_root();
+    require_wasm_package(&root.join("web"));
+    require_browser();
+    let (_dir, web) = web_copy();
+    let models = web.join("pkg").join("models");
+    // One flipped byte in the middle of mnist-cdcgan's weights; emoji-cdcgan's file is gone.
+    let damaged = models.join("mnist-cdcgan.bpk");
+    let mut bytes = std::fs::read(&damaged).expect("read weights");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    std::fs::write(&damaged, bytes).expect("write damaged weights");
+    std::fs::remove_file(models.join("emoji-cdcgan.bpk")).expect("remove weights");
+
+    let server = StaticServer::start(&web);
+    let browser = Browser::start(1200, 1100);
+    browser.script_timeout(Duration::from_secs(60));
+    browser.goto(&server.url("index.html#model=no-such-model&seed=3"));
+    wait_ready(&browser, SHIPPED[0]);
+    let err = error_text(&browser).expect("an error for the unknown model");
+    assert!(
+        err.contains("no model \"no-such-model\"") && err.contains(SHIPPED[0]),
+        "unknown model: {err:?}"
+    );
+    let before = Canvas::read(&browser, "grid");
+
+    for (id, says) in [
+        (
+            "mnist-cdcgan",
+            "mnist-cdcgan.bpk is not the weights file of this build",
+        ),
+        (
+            "emoji-cdcgan",
+            "could not download pkg/models/emoji-cdcgan.bpk (HTTP 404",
+        ),
+    ] {
+        pick(&browser, id);
+        browser.wait_for(
+            "document.body.dataset.state !== 'loading'",
+            READY,
+            "the page to try the model",
+        );
+        let err = error_text(&browser).unwrap_or_else(|| panic!("{id}: no error shown"));
+        println!("{id}: {err}");
+        assert!(
+            err.contains(&format!("The model {id} could not be loaded")) && err.contains(says),
+            "{id}: error says {err:?}"
+        );
+        // The page keeps the model it had, and its images.
+        let state = browser.exec(
+            "return [document.body.dataset.state, document.body.dataset.model,
+                     document.getElementById('model-select').value];",
+            json!([]),
+        );
+        assert_eq!(state, json!(["ready", SHIPPED[0], SHIPPED[0]]), "{id}");
+        let after = Canvas::read(&browser, "grid");
+        assert_eq!(after.rgba, before.rgba, "{id}: the images changed");
+        browser.save_screenshot(
+            &root
+                .join("target")
+                .join("browser")
+                .join(format!("bad-{id}.png")),
+        );
+    }
 }

@@ -2,32 +2,20 @@
 //! integer in `0..2^53`; images come back as RGBA bytes (`Uint8Array`), image after image,
 //! ready for `new ImageData(...)`. Errors are thrown as `Error` with a message meant for people.
 //!
-//! The model loads (weights cast from float16) on the first call that needs it; call
-//! [`load`] first to time that separately.
-
-use std::cell::OnceCell;
+//! ```js
+//! const models = JSON.parse(gan.models());            // [{id, model_file, num_classes, ...}]
+//! const bytes = new Uint8Array(await (await fetch(`pkg/${models[1].weights_file}`)).arrayBuffer());
+//! const g = gan.Generator.load(models[1].id, bytes); // checks the file, loads the weights
+//! const rgba = g.generate(42, 0, 8, 3);              // 8 images of class 3
+//! ```
 
 use wasm_bindgen::prelude::*;
 
 use gan_runtime::Truncation;
 
-use crate::{batch_rgba, model_info_json, seed_from_number, EmbeddedGenerator, Error};
-
-thread_local! {
-    /// The one generator of this module instance (wasm is single-threaded here).
-    static GENERATOR: OnceCell<EmbeddedGenerator> = const { OnceCell::new() };
-}
-
-/// Runs `f` with the generator, loading it on first use.
-fn with_generator<R>(f: impl FnOnce(&EmbeddedGenerator) -> Result<R, Error>) -> Result<R, JsError> {
-    GENERATOR.with(|cell| {
-        if cell.get().is_none() {
-            let generator = EmbeddedGenerator::load().map_err(to_js)?;
-            let _ = cell.set(generator);
-        }
-        f(cell.get().expect("generator was just set")).map_err(to_js)
-    })
-}
+use crate::{
+    batch_rgba, model_info_json, models_json, seed_from_number, Error, WebGenerator, MAX_COUNT,
+};
 
 fn to_js(e: Error) -> JsError {
     JsError::new(&e.to_string())
@@ -43,92 +31,106 @@ fn truncation(psi: Option<f64>) -> Result<Truncation, JsError> {
         .map_err(|e| JsError::new(&e.to_string()))
 }
 
-/// Loads the model now (it is otherwise loaded by the first `generate`).
+/// The models this module holds, as a JSON array in the picker's order. Each entry: `id`,
+/// `model_file`, `weights_file` (relative to `pkg/`), `weights_bytes`, `weights_sha256`,
+/// `weights` (`int8`), `height`, `width`, `channels`, `latent_dim`, `num_classes`,
+/// `class_names`, `dataset`, `steps`, `arch`, `output_range`, `latent_sampler`,
+/// `interpolation` (`slerp`), `max_count`.
 #[wasm_bindgen]
-pub fn load() -> Result<(), JsError> {
-    with_generator(|_| Ok(()))
+pub fn models() -> Result<String, JsError> {
+    models_json().map_err(to_js)
 }
 
-/// The model as a JSON string: `height`, `width`, `channels`, `latent_dim`, `num_classes`,
-/// `class_names`, `dataset`, `steps`, `arch`, `output_range`, `model_file`, `weights`
-/// (`f16`/`f32`), `latent_sampler`, `interpolation` (`slerp`), `max_count`.
+/// One model with its weights loaded.
 #[wasm_bindgen]
-pub fn model_info() -> Result<String, JsError> {
-    crate::contract()
-        .map(|c| model_info_json(&c))
-        .map_err(to_js)
+pub struct Generator {
+    inner: WebGenerator,
 }
 
-/// Samples `index .. index + count` of `seed` as RGBA bytes (`count * height * width * 4`).
-/// `label` picks the class of conditional models and must be left out for the others.
-/// `truncation` (psi >= 0.05, or left out for none) keeps every latent coordinate within
-/// `[-psi, psi]` by the runtime's rule, so the images match `generate --truncation psi`.
 #[wasm_bindgen]
-pub fn generate(
-    seed: f64,
-    index: f64,
-    count: u32,
-    label: Option<u32>,
-    truncation: Option<f64>,
-) -> Result<Vec<u8>, JsError> {
-    let seed = seed_from_number("seed", seed).map_err(to_js)?;
-    let index = seed_from_number("index", index).map_err(to_js)?;
-    let truncation = self::truncation(truncation)?;
-    with_generator(|g| {
-        g.generate(seed, index, count as usize, class(label), truncation)
-            .map(|b| batch_rgba(&b))
-    })
-}
-
-/// Sample `index` at `t` (0..=1) of the way from `seed_a` to `seed_b`, interpolating the two
-/// latents spherically (slerp), as RGBA bytes of one image. Both latents are truncated first
-/// when `truncation` is given.
-#[wasm_bindgen]
-pub fn interpolate(
-    seed_a: f64,
-    seed_b: f64,
-    index: f64,
-    t: f64,
-    label: Option<u32>,
-    truncation: Option<f64>,
-) -> Result<Vec<u8>, JsError> {
-    let a = seed_from_number("seed A", seed_a).map_err(to_js)?;
-    let b = seed_from_number("seed B", seed_b).map_err(to_js)?;
-    let index = seed_from_number("index", index).map_err(to_js)?;
-    let truncation = self::truncation(truncation)?;
-    with_generator(|g| {
-        g.interpolate(a, b, index, t as f32, class(label), truncation)
-            .map(|b| batch_rgba(&b))
-    })
-}
-
-/// The latents of samples `index .. index + count` of `seed`, row-major `[count, latent_dim]`:
-/// the runtime's latent contract, for feeding the same model elsewhere (onnxruntime-web),
-/// truncated like `generate` when `truncation` is given.
-#[wasm_bindgen]
-pub fn latents(
-    seed: f64,
-    index: f64,
-    count: u32,
-    truncation: Option<f64>,
-) -> Result<Vec<f32>, JsError> {
-    let seed = seed_from_number("seed", seed).map_err(to_js)?;
-    let index = seed_from_number("index", index).map_err(to_js)?;
-    let truncation = self::truncation(truncation)?;
-    let dim = crate::contract().map_err(to_js)?.latent_dim;
-    if count == 0 || count as usize > crate::MAX_COUNT {
-        return Err(JsError::new(&format!(
-            "count must be 1..={}, got {count}",
-            crate::MAX_COUNT
-        )));
+impl Generator {
+    /// Loads model `id` from `weights`, the bytes of its weights file (`weights_file` in
+    /// [`models`]). Throws when the id is unknown or the file is not this build's.
+    pub fn load(id: &str, weights: &[u8]) -> Result<Generator, JsError> {
+        WebGenerator::load(id, weights)
+            .map(|inner| Generator { inner })
+            .map_err(to_js)
     }
-    Ok(gan_runtime::latent_batch_truncated(
-        seed,
-        index,
-        count as usize,
-        dim,
-        truncation,
-    ))
+
+    /// The model as a JSON object (one entry of [`models`]).
+    pub fn info(&self) -> String {
+        model_info_json(self.inner.spec(), self.inner.contract())
+    }
+
+    /// Samples `index .. index + count` of `seed` as RGBA bytes (`count * height * width * 4`).
+    /// `label` picks the class of conditional models and must be left out for the others.
+    /// `truncation` (psi >= 0.05, or left out for none) keeps every latent coordinate within
+    /// `[-psi, psi]` by the runtime's rule, so the images match `generate --truncation psi`.
+    pub fn generate(
+        &self,
+        seed: f64,
+        index: f64,
+        count: u32,
+        label: Option<u32>,
+        truncation: Option<f64>,
+    ) -> Result<Vec<u8>, JsError> {
+        let seed = seed_from_number("seed", seed).map_err(to_js)?;
+        let index = seed_from_number("index", index).map_err(to_js)?;
+        let truncation = self::truncation(truncation)?;
+        self.inner
+            .generate(seed, index, count as usize, class(label), truncation)
+            .map(|b| batch_rgba(&b))
+            .map_err(to_js)
+    }
+
+    /// Sample `index` at `t` (0..=1) of the way from `seed_a` to `seed_b`, interpolating the
+    /// two latents spherically (slerp), as RGBA bytes of one image. Both latents are truncated
+    /// first when `truncation` is given.
+    pub fn interpolate(
+        &self,
+        seed_a: f64,
+        seed_b: f64,
+        index: f64,
+        t: f64,
+        label: Option<u32>,
+        truncation: Option<f64>,
+    ) -> Result<Vec<u8>, JsError> {
+        let a = seed_from_number("seed A", seed_a).map_err(to_js)?;
+        let b = seed_from_number("seed B", seed_b).map_err(to_js)?;
+        let index = seed_from_number("index", index).map_err(to_js)?;
+        let truncation = self::truncation(truncation)?;
+        self.inner
+            .interpolate(a, b, index, t as f32, class(label), truncation)
+            .map(|b| batch_rgba(&b))
+            .map_err(to_js)
+    }
+
+    /// The latents of samples `index .. index + count` of `seed`, row-major
+    /// `[count, latent_dim]`: the runtime's latent contract, for feeding the same model
+    /// elsewhere (onnxruntime-web), truncated like `generate` when `truncation` is given.
+    pub fn latents(
+        &self,
+        seed: f64,
+        index: f64,
+        count: u32,
+        truncation: Option<f64>,
+    ) -> Result<Vec<f32>, JsError> {
+        let seed = seed_from_number("seed", seed).map_err(to_js)?;
+        let index = seed_from_number("index", index).map_err(to_js)?;
+        let truncation = self::truncation(truncation)?;
+        if count == 0 || count as usize > MAX_COUNT {
+            return Err(JsError::new(&format!(
+                "count must be 1..={MAX_COUNT}, got {count}"
+            )));
+        }
+        Ok(gan_runtime::latent_batch_truncated(
+            seed,
+            index,
+            count as usize,
+            self.inner.contract().latent_dim,
+            truncation,
+        ))
+    }
 }
 
 /// Parses a seed typed by a person (decimal digits, `0..2^53`); throws the message to show

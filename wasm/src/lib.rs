@@ -1,45 +1,74 @@
 //! # gan-wasm
 //!
-//! The browser generator: the shipped ONNX generator (`models/fashion-mlp.onnx` by default)
-//! turned into burn code at build time by burn-onnx, run on burn-flex (burn's pure-Rust CPU
-//! backend, SIMD128 in the browser), with the latents and pixel mapping of `gan-runtime`, so
-//! that sample `index` of `seed` is the same image here, natively with ONNX Runtime, and in
-//! the browser.
+//! The browser generators: each shipped ONNX generator (`models/*.onnx`, see `build.rs`) turned
+//! into burn code at build time by burn-onnx, run on burn-flex (burn's pure-Rust CPU backend,
+//! SIMD128 in the browser), with the latents and pixel mapping of `gan-runtime`, so that sample
+//! `index` of `seed` is the same image here, natively with ONNX Runtime, and in the browser.
 //!
-//! The weights are embedded in the module as float16 (half the download) and cast to f32 when
-//! the model loads; all arithmetic is f32. The contract (sizes, classes, dataset) comes from the
-//! model's `metadata_props`, read by the build script.
+//! The module holds the code of every model; each model's weights are a separate file
+//! (`web/pkg/models/<id>.bpk`, int8 per channel, see [`int8`]) that the page fetches when the
+//! model is picked and hands to [`WebGenerator::load`], which checks it against the SHA-256 the
+//! build recorded. All arithmetic is f32.
 //!
-//! [`EmbeddedGenerator`] is the Rust API (native and wasm). The JavaScript API (wasm-bindgen, see
-//! `web/README.md`) is in [`js`]: `model_info()`, `generate(seed, index, count, label?,
-//! truncation?)`, `interpolate(seed_a, seed_b, index, t, label?, truncation?)`,
-//! `latents(seed, index, count, truncation?)`, `parse_seed(text)`.
+//! [`WebGenerator`] is the Rust API (native and wasm). The JavaScript API (wasm-bindgen, see
+//! `web/README.md`) is in [`js`]: `models()`, `Generator.load(id, bytes)`, and on a generator
+//! `info()`, `generate(seed, index, count, label?, truncation?)`,
+//! `interpolate(seed_a, seed_b, index, t, label?, truncation?)`,
+//! `latents(seed, index, count, truncation?)`; `parse_seed(text)`.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), gan_wasm::Error> {
+//! let spec = gan_wasm::spec("mnist-cdcgan")?;
+//! let bytes = std::fs::read(format!("{}/{}.bpk", gan_wasm::registry::WEIGHTS_DIR, spec.id))
+//!     .expect("weights built by build.rs");
+//! let generator = gan_wasm::WebGenerator::load(spec.id, &bytes)?;
+//! let sevens = generator.generate(42, 0, 8, Some(7), gan_runtime::Truncation::OFF)?;
+//! assert_eq!(sevens.len(), 8);
+//! # Ok(()) }
+//! ```
 
-use burn::tensor::{DType, Device, Int, Tensor, TensorData};
-use burn_store::{BurnpackStore, FloatCastAdapter, ModuleSnapshot};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn_store::burn_pack::{self, Bytes, DType};
+use burn_store::BurnpackStore;
 use gan_runtime::{
     latent_batch_truncated, latent_truncated, ImageBatch, ModelContract, Truncation,
 };
+use sha2::{Digest, Sha256};
 
+pub mod int8;
 pub mod js;
 
-/// The burn code burn-onnx generated from the ONNX model (see `build.rs`).
-#[allow(clippy::all, clippy::pedantic, unused, missing_docs)]
-mod model {
-    include!(env!("GAN_WASM_MODEL_RS"));
+/// What the build script generated: the model modules, [`registry::Net`] over them, and the
+/// [`registry::MODELS`] table.
+pub mod registry {
+    use burn::prelude::*;
+
+    /// A model of the page, as the build recorded it.
+    #[derive(Debug)]
+    pub struct ModelSpec {
+        /// The model's id: its ONNX file's stem (`fashion-mlp`).
+        pub id: &'static str,
+        /// The ONNX file it was generated from.
+        pub model_file: &'static str,
+        /// The model's `metadata_props`, in file order (the contract).
+        pub metadata: &'static [(&'static str, &'static str)],
+        /// Size of its weights file (`<id>.bpk`).
+        pub weights_bytes: u64,
+        /// SHA-256 of its weights file, lower-case hex.
+        pub weights_sha256: &'static str,
+        /// Weights stored as int8.
+        pub int8_values: usize,
+        /// Weights stored as f32 (biases, batch-norm statistics, small embeddings).
+        pub f32_values: usize,
+    }
+
+    include!(concat!(env!("OUT_DIR"), "/models.rs"));
 }
 
-/// What the build script read from the model: its metadata pairs, file name and weight
-/// precision.
-pub mod metadata {
-    include!(concat!(env!("OUT_DIR"), "/metadata.rs"));
-}
+pub use registry::{ModelSpec, MODELS};
 
-/// The model's weights in burnpack format (float16 by default), aligned like burnpack's own
-/// tensor data so that they can be read in place.
-#[repr(C, align(256))]
-struct Aligned<T: ?Sized>(T);
-static WEIGHTS: &Aligned<[u8]> = &Aligned(*include_bytes!(env!("GAN_WASM_WEIGHTS_BPK")));
+/// Suffix of the tensor holding an int8 tensor's per-channel scales in a weights file.
+const SCALE_SUFFIX: &str = "/int8_scale";
 
 /// Most images one call may generate: keeps a typo from allocating gigabytes.
 pub const MAX_COUNT: usize = 1024;
@@ -55,68 +84,118 @@ pub enum Error {
     Seed(String),
     /// A request the model cannot serve (count, label, t out of range).
     Request(String),
-    /// The embedded model is broken (contract or weights); a build problem.
+    /// A model id this module does not hold.
+    UnknownModel(String),
+    /// A weights file that is not the one this module was built with.
+    Weights(String),
+    /// A model whose contract or code is broken; a build problem.
     Model(String),
 }
 
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Error::Seed(m) | Error::Request(m) | Error::Model(m) => f.write_str(m),
+            Error::Seed(m)
+            | Error::Request(m)
+            | Error::UnknownModel(m)
+            | Error::Weights(m)
+            | Error::Model(m) => f.write_str(m),
         }
     }
 }
 
 impl std::error::Error for Error {}
 
-/// The embedded generator: the burn model with its weights, and its contract.
-pub struct EmbeddedGenerator {
-    model: model::Model,
+/// The model `id` of [`MODELS`].
+pub fn spec(id: &str) -> Result<&'static ModelSpec, Error> {
+    MODELS.iter().find(|m| m.id == id).ok_or_else(|| {
+        let known: Vec<&str> = MODELS.iter().map(|m| m.id).collect();
+        Error::UnknownModel(format!(
+            "no model {id:?} in this module; it has {}",
+            known.join(", ")
+        ))
+    })
+}
+
+/// The contract of a model, read from its metadata.
+pub fn contract(spec: &ModelSpec) -> Result<ModelContract, Error> {
+    ModelContract::from_metadata(|key| {
+        spec.metadata
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.to_string())
+    })
+    .map_err(|e| Error::Model(format!("model {}: {e}", spec.model_file)))
+}
+
+/// A page generator: one generated burn model with its weights, and its contract.
+pub struct WebGenerator {
+    spec: &'static ModelSpec,
+    net: registry::Net,
     contract: ModelContract,
     device: Device,
 }
 
-impl std::fmt::Debug for EmbeddedGenerator {
+impl std::fmt::Debug for WebGenerator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmbeddedGenerator")
+        f.debug_struct("WebGenerator")
+            .field("id", &self.spec.id)
             .field("contract", &self.contract)
             .finish_non_exhaustive()
     }
 }
 
-/// The contract of the embedded model, read from its metadata.
-pub fn contract() -> Result<ModelContract, Error> {
-    ModelContract::from_metadata(|key| {
-        metadata::METADATA
+impl WebGenerator {
+    /// Builds model `id` and loads `weights`, the bytes of its weights file (`<id>.bpk`);
+    /// int8 weights become f32. Fails when the file is not the one this module was built with.
+    pub fn load(id: &str, weights: &[u8]) -> Result<Self, Error> {
+        let spec = spec(id)?;
+        let contract = contract(spec)?;
+        let file = format!("{id}.bpk");
+        let digest: String = Sha256::digest(weights)
             .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.to_string())
-    })
-    .map_err(|e| Error::Model(format!("embedded model {}: {e}", metadata::MODEL_FILE)))
-}
-
-impl EmbeddedGenerator {
-    /// Builds the model and loads the embedded weights (float16 weights become f32).
-    pub fn load() -> Result<Self, Error> {
-        let contract = contract()?;
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        if digest != spec.weights_sha256 {
+            return Err(Error::Weights(format!(
+                "{file} is not the weights file of this build ({} bytes with SHA-256 {}…, \
+                 expected {} bytes with {}…): a damaged download or a stale cache; reload the \
+                 page",
+                weights.len(),
+                &digest[..12],
+                spec.weights_bytes,
+                &spec.weights_sha256[..12.min(spec.weights_sha256.len())]
+            )));
+        }
+        let f32_pack =
+            dequantize_pack(weights).map_err(|e| Error::Weights(format!("{file}: {e}")))?;
         // burn-flex: burn's pure-Rust CPU backend (SIMD128 on wasm), f32.
         let device = Device::flex();
-        let mut model = model::Model::new(&device);
-        let mut store = BurnpackStore::from_static(&WEIGHTS.0)
-            .with_from_adapter(FloatCastAdapter::to(DType::F32));
-        let result = model
+        let index = MODELS
+            .iter()
+            .position(|m| m.id == spec.id)
+            .expect("spec comes from MODELS");
+        let mut net = registry::Net::new(index, &device).expect("index of MODELS");
+        let mut store = BurnpackStore::from_bytes(Some(f32_pack));
+        let result = net
             .load_from(&mut store)
-            .map_err(|e| Error::Model(format!("cannot load the embedded weights: {e}")))?;
+            .map_err(|e| Error::Weights(format!("cannot load {file}: {e}")))?;
         if !result.errors.is_empty() || !result.missing.is_empty() {
-            return Err(Error::Model(format!(
-                "embedded weights do not fit the model: {result}"
+            return Err(Error::Weights(format!(
+                "{file} does not fit model {id}: {result}"
             )));
         }
         Ok(Self {
-            model,
+            spec,
+            net,
             contract,
             device,
         })
+    }
+
+    /// The model as the build recorded it.
+    pub fn spec(&self) -> &'static ModelSpec {
+        self.spec
     }
 
     /// The model's contract: latent size, image shape, classes, dataset.
@@ -194,7 +273,7 @@ impl EmbeddedGenerator {
             &self.device,
         );
         let labels = self.labels(count, label)?;
-        let image = self.forward(z, labels);
+        let image = self.forward(z, labels)?;
         let data = image
             .into_data()
             .try_to_vec::<f32>()
@@ -224,17 +303,74 @@ impl EmbeddedGenerator {
         }
     }
 
-    #[cfg(not(gan_conditional))]
-    fn forward(&self, z: Tensor<2>, _labels: Option<Tensor<1, Int>>) -> Tensor<4> {
-        self.model.forward(z)
+    fn forward(&self, z: Tensor<2>, labels: Option<Tensor<1, Int>>) -> Result<Tensor<4>, Error> {
+        // `labels` has already matched the label to the contract; a mismatch here means the
+        // generated code and the contract disagree.
+        self.net.forward(z, labels).ok_or_else(|| {
+            Error::Model(format!(
+                "model {}: its code and its contract disagree on the class input",
+                self.spec.id
+            ))
+        })
     }
+}
 
-    #[cfg(gan_conditional)]
-    fn forward(&self, z: Tensor<2>, labels: Option<Tensor<1, Int>>) -> Tensor<4> {
-        // `labels` checks the label is there for conditional models.
-        self.model
-            .forward(z, labels.expect("conditional model needs labels"))
+/// Reads a weights file (`<id>.bpk`: int8 tensors with their `/int8_scale` companions, f32
+/// tensors) and writes it again as an all-f32 burnpack that the generated model loads.
+fn dequantize_pack(weights: &[u8]) -> Result<Bytes, String> {
+    let reader = burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
+        .map_err(|e| format!("not a burnpack file: {e}"))?;
+    let tensors = reader
+        .into_tensors()
+        .map_err(|e| format!("cannot read its tensors: {e}"))?;
+    let mut scales = std::collections::HashMap::new();
+    let mut rest = Vec::new();
+    for t in tensors {
+        let (name, dtype, shape, id, bytes) = t
+            .into_parts()
+            .map_err(|e| format!("cannot read a tensor: {e}"))?;
+        match name.strip_suffix(SCALE_SUFFIX) {
+            Some(of) if dtype == DType::F32 => {
+                let s: Vec<f32> = bytes
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect();
+                scales.insert(of.to_string(), s);
+            }
+            _ => rest.push((name, dtype, shape, id, bytes)),
+        }
     }
+    let mut out = Vec::with_capacity(rest.len());
+    for (name, dtype, shape, id, bytes) in rest {
+        if dtype != DType::I8 {
+            out.push(burn_pack::Tensor::new(name, dtype, shape, id, bytes));
+            continue;
+        }
+        let s = scales
+            .get(&name)
+            .ok_or_else(|| format!("int8 tensor {name} has no {name}{SCALE_SUFFIX}"))?;
+        let dims: Vec<usize> = shape.to_vec();
+        if dims.len() < 2 || s.len() != dims[1] || bytes.len() != dims.iter().product::<usize>() {
+            return Err(format!(
+                "int8 tensor {name} of shape {dims:?} has {} values and {} scales",
+                bytes.len(),
+                s.len()
+            ));
+        }
+        let q: Vec<i8> = bytes.iter().map(|&b| b as i8).collect();
+        let values = int8::dequantize(&q, &dims, s);
+        let f32_bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        out.push(burn_pack::Tensor::new(
+            name,
+            DType::F32,
+            shape,
+            id,
+            Bytes::from_bytes_vec(f32_bytes),
+        ));
+    }
+    burn_pack::Writer::new(out)
+        .into_bytes()
+        .map_err(|e| format!("cannot convert it to f32: {e}"))
 }
 
 /// Spherical linear interpolation between `a` (t = 0) and `b` (t = 1), computed in f64.
@@ -296,16 +432,18 @@ pub fn parse_seed(text: &str) -> Result<u64, Error> {
     }
 }
 
-/// The model's description as a JSON object: image shape, latent size, classes, training
-/// data, and how the module was built.
-pub fn model_info_json(c: &ModelContract) -> String {
+/// A model's description as a JSON object: its id, image shape, latent size, classes, training
+/// data, and its weights file.
+pub fn model_info_json(spec: &ModelSpec, c: &ModelContract) -> String {
     let names: Vec<String> = c.class_names.iter().map(|n| json_string(n)).collect();
     format!(
         concat!(
             "{{\"height\":{},\"width\":{},\"channels\":{},\"latent_dim\":{},",
             "\"num_classes\":{},\"class_names\":[{}],\"dataset\":{},\"steps\":{},",
-            "\"arch\":{},\"output_range\":[{},{}],\"model_file\":{},\"weights\":{},",
-            "\"latent_sampler\":{},\"interpolation\":\"slerp\",\"max_count\":{}}}"
+            "\"arch\":{},\"output_range\":[{},{}],\"id\":{},\"model_file\":{},",
+            "\"weights\":\"int8\",\"weights_file\":{},\"weights_bytes\":{},",
+            "\"weights_sha256\":{},\"latent_sampler\":{},\"interpolation\":\"slerp\",",
+            "\"max_count\":{}}}"
         ),
         c.height,
         c.width,
@@ -318,11 +456,24 @@ pub fn model_info_json(c: &ModelContract) -> String {
         json_string(&c.arch),
         c.output_range.0,
         c.output_range.1,
-        json_string(metadata::MODEL_FILE),
-        json_string(metadata::WEIGHTS_DTYPE),
+        json_string(spec.id),
+        json_string(spec.model_file),
+        json_string(&format!("models/{}.bpk", spec.id)),
+        spec.weights_bytes,
+        json_string(spec.weights_sha256),
         json_string(gan_runtime::latent::LATENT_SAMPLER),
         MAX_COUNT,
     )
+}
+
+/// Every model of [`MODELS`] as a JSON array of [`model_info_json`] objects, in the picker's
+/// order.
+pub fn models_json() -> Result<String, Error> {
+    let infos = MODELS
+        .iter()
+        .map(|m| contract(m).map(|c| model_info_json(m, &c)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(format!("[{}]", infos.join(",")))
 }
 
 /// `s` as a JSON string literal.
@@ -357,6 +508,19 @@ mod tests {
 
     const OFF: Truncation = Truncation::OFF;
 
+    /// Model `id` with the weights file the build wrote.
+    fn load(id: &str) -> WebGenerator {
+        let path = format!("{}/{id}.bpk", registry::WEIGHTS_DIR);
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        WebGenerator::load(id, &bytes).unwrap()
+    }
+
+    /// A class for conditional models (the last one), none for the others.
+    fn some_label(g: &WebGenerator) -> Option<usize> {
+        let n = g.contract().num_classes;
+        (n > 0).then(|| n - 1)
+    }
+
     #[test]
     fn seeds_are_checked() {
         assert_eq!(parse_seed(" 42 "), Ok(42));
@@ -387,60 +551,96 @@ mod tests {
     }
 
     #[test]
-    fn model_info_is_json_of_the_contract() {
-        let c = contract().unwrap();
-        let info = model_info_json(&c);
-        assert!(info.starts_with('{') && info.ends_with('}'), "{info}");
-        assert!(
-            info.contains(&format!("\"latent_dim\":{}", c.latent_dim)),
-            "{info}"
-        );
-        assert!(info.contains("\"interpolation\":\"slerp\""), "{info}");
+    fn models_json_lists_every_model_with_its_contract() {
+        let all = models_json().unwrap();
+        assert!(all.starts_with('[') && all.ends_with(']'), "{all}");
+        for m in MODELS {
+            let c = contract(m).unwrap();
+            let info = model_info_json(m, &c);
+            assert!(all.contains(&info), "{} missing from {all}", m.id);
+            assert!(info.contains(&format!("\"id\":\"{}\"", m.id)), "{info}");
+            assert!(
+                info.contains(&format!("\"latent_dim\":{}", c.latent_dim)),
+                "{info}"
+            );
+            assert!(info.contains("\"interpolation\":\"slerp\""), "{info}");
+        }
         assert_eq!(json_string("a\"b\n"), "\"a\\\"b\\n\"");
     }
 
+    /// Every model: the int8 weights file loads, and a sample is the same in any batch.
     #[test]
-    fn generates_the_same_sample_in_any_batch() {
-        let g = EmbeddedGenerator::load().unwrap();
-        let c = g.contract().clone();
-        let batch = g.generate(42, 0, 4, None, OFF).unwrap();
-        assert_eq!(batch.shape(), (c.channels, c.height, c.width));
-        assert_eq!(batch.non_finite_count(), 0);
-        let one = g.generate(42, 2, 1, None, OFF).unwrap();
-        // The same latent gives the same image up to float rounding: natively, burn-flex's
-        // GEMM picks its micro-kernel by batch size and CPU (AVX2 and AVX-512 differ), so the
-        // last bits may differ between batch 1 and batch 4 (seen on an AMD EPYC without
-        // AVX-512). The browser test holds pixels to ONNX Runtime within 1/255.
-        let worst = one
-            .image(0)
-            .iter()
-            .zip(batch.image(2))
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
-        assert!(worst < 1e-5, "batch 1 vs batch 4 differ by {worst}");
-        let rgba = batch_rgba(&batch);
-        assert_eq!(rgba.len(), 4 * c.height * c.width * 4);
-        // Interpolation ends are the two seeds' samples.
-        let other = g.generate(7, 2, 1, None, OFF).unwrap();
-        let t0 = g.interpolate(42, 7, 2, 0.0, None, OFF).unwrap();
-        let t1 = g.interpolate(42, 7, 2, 1.0, None, OFF).unwrap();
-        assert_eq!(t0.to_u8(0), one.to_u8(0));
-        let diff = t1
-            .to_u8(0)
-            .iter()
-            .zip(other.to_u8(0))
-            .map(|(a, b)| a.abs_diff(b))
-            .max();
-        assert!(diff <= Some(1), "t = 1 is seed b's sample: {diff:?}");
+    fn every_model_generates_the_same_sample_in_any_batch() {
+        assert!(MODELS.len() >= 2, "the page offers several models");
+        for m in MODELS {
+            let g = load(m.id);
+            let c = g.contract().clone();
+            let label = some_label(&g);
+            let batch = g.generate(42, 0, 4, label, OFF).unwrap();
+            assert_eq!(batch.shape(), (c.channels, c.height, c.width), "{}", m.id);
+            assert_eq!(batch.non_finite_count(), 0, "{}", m.id);
+            let one = g.generate(42, 2, 1, label, OFF).unwrap();
+            // The same latent gives the same image up to float rounding: natively, burn-flex's
+            // GEMM picks its micro-kernel by batch size and CPU (AVX2 and AVX-512 differ), so
+            // the last bits may differ between batch 1 and batch 4. The browser test holds
+            // pixels to ONNX Runtime within 1/255.
+            let worst = one
+                .image(0)
+                .iter()
+                .zip(batch.image(2))
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(
+                worst < 1e-4,
+                "{}: batch 1 vs batch 4 differ by {worst}",
+                m.id
+            );
+            assert_eq!(
+                batch_rgba(&batch).len(),
+                4 * c.height * c.width * 4,
+                "{}",
+                m.id
+            );
+            // Interpolation ends are the two seeds' samples.
+            let other = g.generate(7, 2, 1, label, OFF).unwrap();
+            let t0 = g.interpolate(42, 7, 2, 0.0, label, OFF).unwrap();
+            let t1 = g.interpolate(42, 7, 2, 1.0, label, OFF).unwrap();
+            assert_eq!(t0.to_u8(0), one.to_u8(0), "{}", m.id);
+            let diff = t1
+                .to_u8(0)
+                .iter()
+                .zip(other.to_u8(0))
+                .map(|(a, b)| a.abs_diff(b))
+                .max();
+            assert!(
+                diff <= Some(1),
+                "{}: t = 1 is seed b's sample: {diff:?}",
+                m.id
+            );
+        }
+    }
+
+    /// Conditional models draw different images for different classes.
+    #[test]
+    fn classes_change_the_images() {
+        for m in MODELS {
+            let g = load(m.id);
+            if !g.contract().is_conditional() {
+                continue;
+            }
+            let a = g.generate(42, 0, 2, Some(0), OFF).unwrap();
+            let b = g.generate(42, 0, 2, Some(1), OFF).unwrap();
+            assert_ne!(a.to_u8(0), b.to_u8(0), "{}: class 0 == class 1", m.id);
+        }
     }
 
     /// Truncation follows the runtime's rule: the image of a truncated sample is the model's
     /// output for `latent_truncated`, and interpolation ends are the truncated samples.
     #[test]
     fn truncation_uses_the_runtime_s_latents() {
-        let g = EmbeddedGenerator::load().unwrap();
+        let g = load(MODELS[MODELS.len() - 1].id);
         let c = g.contract().clone();
-        let label = c.is_conditional().then_some(1);
+        let label = some_label(&g);
         let t = Truncation::new(0.5).unwrap();
         let truncated = g.generate(42, 3, 1, label, t).unwrap();
         let z = latent_truncated(42, 3, c.latent_dim, t);
@@ -456,16 +656,84 @@ mod tests {
 
     #[test]
     fn bad_requests_are_refused() {
-        let g = EmbeddedGenerator::load().unwrap();
-        assert!(g.generate(1, 0, 0, None, OFF).is_err());
-        assert!(g.generate(1, 0, MAX_COUNT + 1, None, OFF).is_err());
-        assert!(g.generate(1, u64::MAX, 2, None, OFF).is_err());
-        assert!(g.interpolate(1, 2, 0, 1.5, None, OFF).is_err());
-        if g.contract().is_conditional() {
-            assert!(g.generate(1, 0, 1, None, OFF).is_err());
-        } else {
-            let e = g.generate(1, 0, 1, Some(0), OFF).unwrap_err();
-            assert!(e.to_string().contains("unconditional"), "{e}");
+        for m in MODELS {
+            let g = load(m.id);
+            let label = some_label(&g);
+            assert!(g.generate(1, 0, 0, label, OFF).is_err());
+            assert!(g.generate(1, 0, MAX_COUNT + 1, label, OFF).is_err());
+            assert!(g.generate(1, u64::MAX, 2, label, OFF).is_err());
+            assert!(g.interpolate(1, 2, 0, 1.5, label, OFF).is_err());
+            let n = g.contract().num_classes;
+            if n > 0 {
+                let e = g.generate(1, 0, 1, None, OFF).unwrap_err();
+                assert!(e.to_string().contains("choose a class"), "{e}");
+                let e = g.generate(1, 0, 1, Some(n), OFF).unwrap_err();
+                assert!(e.to_string().contains("out of range"), "{e}");
+            } else {
+                let e = g.generate(1, 0, 1, Some(0), OFF).unwrap_err();
+                assert!(e.to_string().contains("unconditional"), "{e}");
+            }
+        }
+    }
+
+    /// A weights file that is not this build's, or not for this model, or damaged, is refused
+    /// with a message naming the file; an unknown model names the known ones.
+    #[test]
+    fn bad_weights_files_are_refused_clearly() {
+        let id = MODELS[0].id;
+        let path = format!("{}/{id}.bpk", registry::WEIGHTS_DIR);
+        let good = std::fs::read(&path).unwrap();
+        let mut flipped = good.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        for (what, bytes) in [
+            ("one flipped bit", flipped),
+            ("truncated", good[..good.len() / 2].to_vec()),
+            ("empty", Vec::new()),
+        ] {
+            let e = WebGenerator::load(id, &bytes).unwrap_err();
+            assert!(matches!(e, Error::Weights(_)), "{what}: {e:?}");
+            let msg = e.to_string();
+            assert!(
+                msg.contains(&format!("{id}.bpk")) && msg.contains("not the weights file"),
+                "{what}: {msg}"
+            );
+        }
+        if let Some(other) = MODELS.get(1) {
+            let e = WebGenerator::load(other.id, &good).unwrap_err();
+            assert!(e.to_string().contains(&format!("{}.bpk", other.id)), "{e}");
+        }
+        let e = WebGenerator::load("no-such-model", &good).unwrap_err();
+        assert!(
+            e.to_string().contains("no-such-model") && e.to_string().contains(id),
+            "{e}"
+        );
+    }
+
+    /// The int8 format reads back what the build wrote: the pack's int8 tensors become the
+    /// f32 values their scales say, and nothing else changes.
+    #[test]
+    fn weights_file_is_int8_with_scales() {
+        for m in MODELS {
+            let bytes = std::fs::read(format!("{}/{}.bpk", registry::WEIGHTS_DIR, m.id)).unwrap();
+            assert_eq!(bytes.len() as u64, m.weights_bytes, "{}", m.id);
+            // Most of the model is int8: the file is about a quarter of f32.
+            assert!(
+                m.int8_values > 10 * m.f32_values,
+                "{}: {} int8 vs {} f32 values",
+                m.id,
+                m.int8_values,
+                m.f32_values
+            );
+            let f32_pack = dequantize_pack(&bytes).unwrap();
+            let reader = burn_pack::Reader::from_bytes(f32_pack).unwrap();
+            let tensors = reader.into_tensors().unwrap();
+            assert!(tensors.iter().all(|t| t.dtype == DType::F32), "{}", m.id);
+            assert!(
+                tensors.iter().all(|t| !t.name.ends_with(SCALE_SUFFIX)),
+                "{}",
+                m.id
+            );
         }
     }
 }
