@@ -13,6 +13,10 @@
 //! `BENCH_MS` ms of runs after a warm-up). `BENCH_MS=N` changes that (default 2000).
 //! Also checks that onnxruntime-web's images equal the wasm generator's (max difference in
 //! 1/255) on seed 42.
+//!
+//! `GAN_BENCH_MODEL=NAME` benches `models/NAME.onnx` (default `fashion-mlp`); web/pkg must be
+//! built from the same model (`GAN_WASM_MODEL=models/NAME.onnx bash scripts/build-wasm.sh`).
+//! Conditional models run every image as class 0 on both sides.
 
 #[path = "../browser/mod.rs"]
 mod browser;
@@ -67,24 +71,44 @@ fn wait_state(b: &Browser, what: &str) {
     );
 }
 
-fn wasm_column(server: &StaticServer, wasm: &Path, min_ms: u64) -> (Column, Value) {
+/// The class conditional models generate in the benchmark (both columns).
+const LABEL: u64 = 0;
+
+/// The wasm page's column, its page timings and its `model_info()`.
+fn wasm_column(
+    server: &StaticServer,
+    wasm: &Path,
+    model: &str,
+    min_ms: u64,
+) -> (Column, Value, Value) {
     let b = Browser::start(1000, 800);
     b.script_timeout(Duration::from_secs(600));
     b.goto(&server.url("web/index.html?bench"));
     wait_state(&b, "the wasm page");
     let timings = b.exec("return window.ganPage.timings;", json!([]));
     let info = b.exec("return window.ganPage.info;", json!([]));
+    let built = info["model_file"].as_str().unwrap_or("?");
+    assert_eq!(
+        built,
+        format!("{model}.onnx"),
+        "web/pkg was built from {built}, the benchmark asks for {model}.onnx: build it with \
+         `GAN_WASM_MODEL=models/{model}.onnx bash scripts/build-wasm.sh`, or set \
+         GAN_BENCH_MODEL to the model web/pkg holds"
+    );
+    // `undefined` (JSON null) for unconditional models.
+    let label = (number(&info, "num_classes") > 0.0).then_some(LABEL);
     let mut ms = Vec::new();
     for batch in BATCHES {
         let v = b.exec_async(
-            "const [batch, minMs, done] = arguments;
+            "const [batch, minMs, label, done] = arguments;
              const gan = window.ganPage.gan;
-             gan.generate(1, 0, batch, undefined);
+             const l = label === null ? undefined : label;
+             gan.generate(1, 0, batch, l);
              let n = 0;
              const t = performance.now();
-             while (performance.now() - t < minMs || n < 3) { gan.generate(1 + n, 0, batch, undefined); n++; }
+             while (performance.now() - t < minMs || n < 3) { gan.generate(1 + n, 0, batch, l); n++; }
              done((performance.now() - t) / (n * batch));",
-            json!([batch, min_ms]),
+            json!([batch, min_ms, label]),
         );
         ms.push(v.as_f64().expect("ms per image"));
     }
@@ -99,13 +123,21 @@ fn wasm_column(server: &StaticServer, wasm: &Path, min_ms: u64) -> (Column, Valu
         first_generate_ms: number(&timings, "first_generate_ms"),
         ms_per_image: ms,
     };
-    (col, timings)
+    (col, timings, info)
 }
 
-fn ort_column(server: &StaticServer, ort_dist: &Path, dim: u64, min_ms: u64) -> (Column, f64) {
+fn ort_column(
+    server: &StaticServer,
+    ort_dist: &Path,
+    model: &str,
+    dim: u64,
+    min_ms: u64,
+) -> (Column, f64) {
     let b = Browser::start(1000, 800);
     b.script_timeout(Duration::from_secs(600));
-    b.goto(&server.url(&format!("web/bench/ort.html?dim={dim}")));
+    b.goto(&server.url(&format!(
+        "web/bench/ort.html?model={model}.onnx&dim={dim}&label={LABEL}"
+    )));
     wait_state(&b, "the onnxruntime-web page");
     let timings = b.exec("return window.ortBench.timings;", json!([]));
     let mut ms = Vec::new();
@@ -153,11 +185,22 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000);
+    let model = std::env::var("GAN_BENCH_MODEL")
+        .ok()
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| "fashion-mlp".into());
+    let model_file = root.join("models").join(format!("{model}.onnx"));
+    assert!(
+        model_file.is_file(),
+        "GAN_BENCH_MODEL={model}: {} not found",
+        model_file.display()
+    );
     let wasm = web.join("pkg").join("gan_wasm_bg.wasm");
-    // The repository root, so the ORT page can fetch models/fashion-mlp.onnx.
+    // The repository root, so the ORT page can fetch models/<model>.onnx.
     let server = StaticServer::start(&root);
 
-    let (mine, timings) = wasm_column(&server, &wasm, min_ms);
+    let (mine, timings, info) = wasm_column(&server, &wasm, &model, min_ms);
+    println!("model: {model}");
     println!("gan-wasm page timings: {timings}");
     let mut cols = vec![mine];
     let ort_dist = web
@@ -165,11 +208,10 @@ fn main() {
         .join("node_modules")
         .join("onnxruntime-web")
         .join("dist");
-    let model_size = std::fs::metadata(root.join("models").join("fashion-mlp.onnx"))
-        .map(|m| m.len())
-        .unwrap_or(0);
+    let model_size = std::fs::metadata(&model_file).map(|m| m.len()).unwrap_or(0);
     if ort_dist.is_dir() {
-        let (col, agree) = ort_column(&server, &ort_dist, 100, min_ms);
+        let dim = number(&info, "latent_dim") as u64;
+        let (col, agree) = ort_column(&server, &ort_dist, &model, dim, min_ms);
         println!("onnxruntime-web vs gan-wasm on seed 42 (64 images): max difference {agree}/255");
         cols.push(col);
     } else {
