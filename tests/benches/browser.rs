@@ -1,22 +1,23 @@
-//! The browser benchmark (not a test): the wasm generator in headless Chromium, next to the same
-//! ONNX model in onnxruntime-web in the same browser.
+//! The browser benchmark (not a test): every model of the page in headless Chromium, next to
+//! the same ONNX model in onnxruntime-web in the same browser.
 //!
 //! ```sh
-//! bash scripts/build-wasm.sh                       # web/pkg
-//! npm install --prefix web/bench                   # onnxruntime-web (optional column)
+//! bash scripts/build-wasm.sh                       # web/pkg, target/web-reference
+//! npm install --prefix web/bench                   # onnxruntime-web (optional columns)
 //! cargo bench -p gan-tests --bench browser
 //! ```
 //!
-//! Prints a table: module size (raw and gzip -9), first-image latency (navigation start to the
-//! first image, cold profile: fetch + compile the module, load the weights, run), and ms per
-//! image at batch 1 and 64 (single thread in both; each figure is the mean over at least
-//! `BENCH_MS` ms of runs after a warm-up). `BENCH_MS=N` changes that (default 2000).
-//! Also checks that onnxruntime-web's images equal the wasm generator's (max difference in
-//! 1/255) on seed 42.
+//! Prints one table, a row per model: the download (gzip -9: our shared module plus the model's
+//! int8 weights; onnxruntime-web's wasm plus the shipped f32 model), first-image latency
+//! (navigation start to the first image, fresh browser profile: fetch + compile the module,
+//! fetch + load the weights, run), and ms per image at batch 1 and 64 (single thread in both;
+//! the mean over at least `BENCH_MS` ms of runs after a warm-up; default 2000), with the ratio
+//! onnxruntime-web / ours (above 1: ours is faster). Then the agreement on seed 42 (64 images):
+//! ours against onnxruntime-web running the page's int8 weights (the largest difference, of
+//! 255), and against the shipped f32 model (the cost of int8).
 //!
-//! `GAN_BENCH_MODEL=NAME` benches `models/NAME.onnx` (default `fashion-mlp`); web/pkg must be
-//! built from the same model (`GAN_WASM_MODEL=models/NAME.onnx bash scripts/build-wasm.sh`).
-//! Conditional models run every image as class 0 on both sides.
+//! `GAN_BENCH_MODEL=id[,id]` benches only those models. Conditional models run every image as
+//! class 0 on both sides.
 
 #[path = "../browser/mod.rs"]
 mod browser;
@@ -31,12 +32,13 @@ use serde_json::{json, Value};
 
 const BATCHES: [u32; 2] = [1, 64];
 
-/// One column of the table.
-struct Column {
-    name: String,
-    size: Option<(u64, u64)>,
+/// The class conditional models generate in the benchmark (both sides).
+const LABEL: u64 = 0;
+
+/// One side's figures for one model.
+struct Side {
+    download_gzip: u64,
     first_image_ms: f64,
-    first_generate_ms: f64,
     ms_per_image: Vec<f64>,
 }
 
@@ -71,72 +73,55 @@ fn wait_state(b: &Browser, what: &str) {
     );
 }
 
-/// The class conditional models generate in the benchmark (both columns).
-const LABEL: u64 = 0;
-
-/// The wasm page's column, its page timings and its `model_info()`.
-fn wasm_column(
-    server: &StaticServer,
-    wasm: &Path,
-    model: &str,
-    min_ms: u64,
-) -> (Column, Value, Value) {
+/// The wasm page on model `info`: its figures and page timings.
+fn wasm_side(server: &StaticServer, web: &Path, info: &Value, min_ms: u64) -> (Side, Value) {
+    let id = info["id"].as_str().expect("model id");
     let b = Browser::start(1000, 800);
     b.script_timeout(Duration::from_secs(600));
-    b.goto(&server.url("web/index.html?bench"));
+    b.goto(&server.url(&format!("web/index.html?bench&model={id}")));
     wait_state(&b, "the wasm page");
     let timings = b.exec("return window.ganPage.timings;", json!([]));
-    let info = b.exec("return window.ganPage.info;", json!([]));
-    let built = info["model_file"].as_str().unwrap_or("?");
-    assert_eq!(
-        built,
-        format!("{model}.onnx"),
-        "web/pkg was built from {built}, the benchmark asks for {model}.onnx: build it with \
-         `GAN_WASM_MODEL=models/{model}.onnx bash scripts/build-wasm.sh`, or set \
-         GAN_BENCH_MODEL to the model web/pkg holds"
-    );
     // `undefined` (JSON null) for unconditional models.
-    let label = (number(&info, "num_classes") > 0.0).then_some(LABEL);
+    let label = (number(info, "num_classes") > 0.0).then_some(LABEL);
     let mut ms = Vec::new();
     for batch in BATCHES {
         let v = b.exec_async(
             "const [batch, minMs, label, done] = arguments;
-             const gan = window.ganPage.gan;
+             const g = window.ganPage.generator;
              const l = label === null ? undefined : label;
-             gan.generate(1, 0, batch, l);
+             g.generate(1, 0, batch, l);
              let n = 0;
              const t = performance.now();
-             while (performance.now() - t < minMs || n < 3) { gan.generate(1 + n, 0, batch, l); n++; }
+             while (performance.now() - t < minMs || n < 3) { g.generate(1 + n, 0, batch, l); n++; }
              done((performance.now() - t) / (n * batch));",
             json!([batch, min_ms, label]),
         );
         ms.push(v.as_f64().expect("ms per image"));
     }
-    let raw = std::fs::metadata(wasm).expect("wasm size").len();
-    let col = Column {
-        name: format!(
-            "gan-wasm (burn, {} weights)",
-            info["weights"].as_str().unwrap_or("?")
-        ),
-        size: Some((raw, gzip_size(wasm))),
+    let pkg = web.join("pkg");
+    let weights = pkg.join(info["weights_file"].as_str().expect("weights_file"));
+    let side = Side {
+        download_gzip: gzip_size(&pkg.join("gan_wasm_bg.wasm")) + gzip_size(&weights),
         first_image_ms: number(&timings, "first_image_ms"),
-        first_generate_ms: number(&timings, "first_generate_ms"),
         ms_per_image: ms,
     };
-    (col, timings, info)
+    (side, timings)
 }
 
-fn ort_column(
+/// onnxruntime-web on the shipped model: its figures and the agreement check's result.
+fn ort_side(
     server: &StaticServer,
     ort_dist: &Path,
-    model: &str,
-    dim: u64,
+    model_file: &Path,
+    info: &Value,
     min_ms: u64,
-) -> (Column, f64) {
+) -> (Side, Value) {
+    let id = info["id"].as_str().expect("model id");
+    let dim = number(info, "latent_dim") as u64;
     let b = Browser::start(1000, 800);
     b.script_timeout(Duration::from_secs(600));
     b.goto(&server.url(&format!(
-        "web/bench/ort.html?model={model}.onnx&dim={dim}&label={LABEL}"
+        "web/bench/ort.html?model={id}.onnx&dim={dim}&label={LABEL}"
     )));
     wait_state(&b, "the onnxruntime-web page");
     let timings = b.exec("return window.ortBench.timings;", json!([]));
@@ -157,23 +142,17 @@ fn ort_column(
          window.ortBench.agree(42, 64).then(done, (e) => done(String(e)));",
         json!([]),
     );
+    assert!(
+        agree.is_object(),
+        "onnxruntime-web agreement check failed: {agree}"
+    );
     let wasm = ort_dist.join("ort-wasm-simd-threaded.wasm");
-    let size = std::fs::metadata(&wasm)
-        .ok()
-        .map(|m| (m.len(), gzip_size(&wasm)));
-    let col = Column {
-        name: "onnxruntime-web 1.30 (wasm, 1 thread)".into(),
-        size,
+    let side = Side {
+        download_gzip: gzip_size(&wasm) + gzip_size(model_file),
         first_image_ms: number(&timings, "first_image_ms"),
-        first_generate_ms: number(&timings, "first_generate_ms"),
         ms_per_image: ms,
     };
-    (
-        col,
-        agree
-            .as_f64()
-            .unwrap_or_else(|| panic!("onnxruntime-web agreement: {agree}")),
-    )
+    (side, agree)
 }
 
 fn main() {
@@ -185,82 +164,93 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000);
-    let model = std::env::var("GAN_BENCH_MODEL")
-        .ok()
-        .filter(|m| !m.is_empty())
-        .unwrap_or_else(|| "fashion-mlp".into());
-    let model_file = root.join("models").join(format!("{model}.onnx"));
-    assert!(
-        model_file.is_file(),
-        "GAN_BENCH_MODEL={model}: {} not found",
-        model_file.display()
-    );
-    let wasm = web.join("pkg").join("gan_wasm_bg.wasm");
-    // The repository root, so the ORT page can fetch models/<model>.onnx.
+    let only: Vec<String> = std::env::var("GAN_BENCH_MODEL")
+        .unwrap_or_default()
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    // The repository root: the ORT page fetches models/<id>.onnx and target/web-reference/.
     let server = StaticServer::start(&root);
-
-    let (mine, timings, info) = wasm_column(&server, &wasm, &model, min_ms);
-    println!("model: {model}");
-    println!("gan-wasm page timings: {timings}");
-    let mut cols = vec![mine];
     let ort_dist = web
         .join("bench")
         .join("node_modules")
         .join("onnxruntime-web")
         .join("dist");
-    let model_size = std::fs::metadata(&model_file).map(|m| m.len()).unwrap_or(0);
-    if ort_dist.is_dir() {
-        let dim = number(&info, "latent_dim") as u64;
-        let (col, agree) = ort_column(&server, &ort_dist, &model, dim, min_ms);
-        println!("onnxruntime-web vs gan-wasm on seed 42 (64 images): max difference {agree}/255");
-        cols.push(col);
-    } else {
+    let have_ort = ort_dist.is_dir();
+    if !have_ort {
         println!(
-            "onnxruntime-web column left out: {} missing (npm install --prefix web/bench)",
+            "onnxruntime-web columns left out: {} missing (npm install --prefix web/bench)",
             ort_dist.display()
         );
     }
 
-    let kib = |b: u64| format!("{:.0} KiB", b as f64 / 1024.0);
-    println!();
-    print!("| {:<38} |", "headless Chromium");
-    for c in &cols {
-        print!(" {:<38} |", c.name);
+    // The page's models, from the module itself.
+    let probe = Browser::start(800, 600);
+    probe.goto(&server.url("web/index.html?bench"));
+    wait_state(&probe, "the wasm page");
+    let models = probe.exec("return window.ganPage.models;", json!([]));
+    drop(probe);
+    let models: Vec<Value> = models
+        .as_array()
+        .expect("ganPage.models")
+        .iter()
+        .filter(|m| only.is_empty() || only.iter().any(|o| m["id"] == **o))
+        .cloned()
+        .collect();
+    assert!(
+        !models.is_empty(),
+        "GAN_BENCH_MODEL={only:?}: no such model on the page"
+    );
+
+    let mut rows = Vec::new();
+    for info in &models {
+        let id = info["id"].as_str().expect("model id").to_string();
+        let (mine, timings) = wasm_side(&server, &web, info, min_ms);
+        println!("{id}: gan-wasm page timings {timings}");
+        let model_file = root.join("models").join(format!("{id}.onnx"));
+        let theirs = have_ort.then(|| ort_side(&server, &ort_dist, &model_file, info, min_ms));
+        rows.push((id, mine, theirs));
     }
+
+    let kib = |b: u64| format!("{:.0}", b as f64 / 1024.0);
     println!();
-    print!("|{:-<40}|", "");
-    for _ in &cols {
-        print!("{:-<40}|", "");
-    }
+    println!(
+        "Headless Chromium, one thread each. Download: KiB gzip -9 (gan-wasm: the shared module \
+         + the model's int8 weights; onnxruntime-web: its wasm + the f32 model). ms per image; \
+         ratio = onnxruntime-web / gan-wasm (above 1: gan-wasm is faster)."
+    );
     println!();
-    let row = |label: &str, f: &dyn Fn(&Column) -> String| {
-        print!("| {label:<38} |");
-        for c in &cols {
-            print!(" {:<38} |", f(c));
-        }
-        println!();
-    };
-    row("module .wasm, raw / gzip -9", &|c| {
-        c.size
-            .map(|(r, g)| format!("{} / {}", kib(r), kib(g)))
-            .unwrap_or_else(|| "?".into())
-    });
-    row("+ model file fetched", &|c| {
-        if c.name.starts_with("onnx") {
-            kib(model_size)
-        } else {
-            "0 (weights inside the module)".into()
-        }
-    });
-    row("first image from navigation start", &|c| {
-        format!("{:.0} ms", c.first_image_ms)
-    });
-    row("  of which the first run (1 image)", &|c| {
-        format!("{:.1} ms", c.first_generate_ms)
-    });
-    for (i, batch) in BATCHES.iter().enumerate() {
-        row(&format!("ms per image, batch {batch}"), &|c| {
-            format!("{:.3} ms", c.ms_per_image[i])
-        });
+    println!(
+        "| model | download, gan-wasm / ORT | first image, gan-wasm / ORT | batch 1, gan-wasm / ORT | ratio | batch 64, gan-wasm / ORT | ratio | max diff vs ORT int8 / f32 | mean diff vs f32 |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for (id, mine, theirs) in &rows {
+        let Some((o, agree)) = theirs else {
+            println!(
+                "| {id} | {} / - | {:.0} ms / - | {:.3} / - | - | {:.3} / - | - | - | - |",
+                kib(mine.download_gzip),
+                mine.first_image_ms,
+                mine.ms_per_image[0],
+                mine.ms_per_image[1]
+            );
+            continue;
+        };
+        println!(
+            "| {id} | {} / {} | {:.0} / {:.0} ms | {:.3} / {:.3} | {:.2}x | {:.3} / {:.3} | {:.2}x | {} / {} | {:.3} |",
+            kib(mine.download_gzip),
+            kib(o.download_gzip),
+            mine.first_image_ms,
+            o.first_image_ms,
+            mine.ms_per_image[0],
+            o.ms_per_image[0],
+            o.ms_per_image[0] / mine.ms_per_image[0],
+            mine.ms_per_image[1],
+            o.ms_per_image[1],
+            o.ms_per_image[1] / mine.ms_per_image[1],
+            agree["reference"]["max"],
+            agree["shipped"]["max"],
+            agree["shipped"]["mean"].as_f64().unwrap_or(f64::NAN),
+        );
     }
 }
