@@ -380,6 +380,17 @@ fn registry(built: &[Built], out_dir: &Path) -> String {
         out_dir.join("weights").display().to_string()
     )
     .unwrap();
+    writeln!(
+        rs,
+        "/// Folder of the reference models (`<id>.onnx`: the int8 weights as f32), for native tests."
+    )
+    .unwrap();
+    writeln!(
+        rs,
+        "pub const REFERENCE_DIR: &str = {:?};\n",
+        out_dir.join("reference").display().to_string()
+    )
+    .unwrap();
     writeln!(rs, "/// The page's models, in the picker's order.").unwrap();
     writeln!(rs, "pub const MODELS: &[ModelSpec] = &[").unwrap();
     for b in built {

@@ -7,6 +7,9 @@
 // (data-model: the model shown), the grid canvas's data-* attributes (model, seed, count, cols,
 // pad, width, height, label, layout, truncation) and
 // window.ganPage = { gan, models, info, generator, timings, pick(id) }.
+//
+// "Open your own" runs a generator.onnx made by `trainer --export` (read at run time, f32
+// weights); it shows up in the picker as "<file name> (opened file)", id `file`.
 
 import init, * as gan from './pkg/gan_wasm.js';
 
@@ -137,7 +140,9 @@ function generateGrid() {
   $('timing').textContent =
     `${count} images in ${ms.toFixed(1)} ms: ${(ms / count).toFixed(2)} ms per image`;
   $('download').disabled = false;
-  history.replaceState(null, '', `#model=${page.info.id}&seed=${seed}`);
+  // An opened file is not in the URL: a reload cannot open it again.
+  const model = page.info.id === 'file' ? '' : `model=${page.info.id}&`;
+  history.replaceState(null, '', `#${model}seed=${seed}`);
   return true;
 }
 
@@ -267,8 +272,29 @@ function syncLayout() {
   $('count').disabled = perClass();
 }
 
+/** Shows `generator` (described by `info`) on the page. */
+function activate(info, generator, note) {
+  page.generator = generator;
+  page.info = info;
+  $('model').textContent = `${describe(info)} ${note}`;
+  $('model-select').value = info.id;
+  showClasses();
+  stopPlaying();
+  if (!new URLSearchParams(location.search).has('bench')) {
+    const t = performance.now();
+    generateGrid();
+    page.timings.first_grid_ms = performance.now() - t;
+    interpolateFrame();
+  }
+  document.body.dataset.model = info.id;
+}
+
 /** Switches the page to model `id`; on failure, keeps the current model and says why. */
 async function pickModel(id) {
+  if (id === 'file' && fileModel) {
+    activate(fileModel.info, fileModel.generator, fileModel.note);
+    return true;
+  }
   const info = page.models.find((m) => m.id === id);
   if (!info) {
     showError(`no model "${id}" on this page; it has ${page.models.map((m) => m.id).join(', ')}`);
@@ -280,21 +306,9 @@ async function pickModel(id) {
   showError('');
   try {
     const { generator, fetch_ms, load_ms } = await loadGenerator(info);
-    page.generator = generator;
-    page.info = info;
     page.timings.model = { id, fetch_ms, load_ms };
-    $('model').textContent = `${describe(info)} Weights: ${kib(info.weights_bytes)}` +
-      (fetch_ms ? `, fetched in ${fetch_ms.toFixed(0)} ms and loaded in ${load_ms.toFixed(0)} ms.` : '.');
-    $('model-select').value = id;
-    showClasses();
-    stopPlaying();
-    if (!new URLSearchParams(location.search).has('bench')) {
-      const t = performance.now();
-      generateGrid();
-      page.timings.first_grid_ms = performance.now() - t;
-      interpolateFrame();
-    }
-    document.body.dataset.model = id;
+    activate(info, generator, `Weights: ${kib(info.weights_bytes)}` +
+      (fetch_ms ? `, fetched in ${fetch_ms.toFixed(0)} ms and loaded in ${load_ms.toFixed(0)} ms.` : '.'));
     return true;
   } catch (e) {
     showError(`The model ${id} could not be loaded: ${errorMessage(e)}`);
@@ -302,6 +316,39 @@ async function pickModel(id) {
     return false;
   } finally {
     $('model-select').disabled = false;
+    document.body.dataset.state = page.generator ? 'ready' : 'error';
+  }
+}
+
+/** The generator opened from a file, if any: { info, generator, note }. */
+let fileModel = null;
+
+/** Runs a generator.onnx the visitor opened; on failure, keeps the current model and says why. */
+async function openFile(file) {
+  if (!file) return false;
+  document.body.dataset.state = 'loading';
+  showError('');
+  try {
+    const t0 = performance.now();
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    const generator = gan.Generator.from_onnx(file.name, bytes);
+    const info = JSON.parse(generator.info());
+    const ms = performance.now() - t0;
+    fileModel = { info, generator, note: `Opened from this device (${kib(file.size)}, f32 weights) in ${ms.toFixed(0)} ms.` };
+    const select = $('model-select');
+    let option = Array.from(select.options).find((o) => o.value === 'file');
+    if (!option) {
+      option = new Option('', 'file');
+      select.add(option);
+    }
+    option.text = `${file.name} (opened file)`;
+    activate(info, generator, fileModel.note);
+    return true;
+  } catch (e) {
+    showError(`${file.name} could not be opened: ${errorMessage(e)}`);
+    return false;
+  } finally {
+    $('open-model').value = '';
     document.body.dataset.state = page.generator ? 'ready' : 'error';
   }
 }
@@ -327,6 +374,7 @@ async function main() {
   const first = page.models.some((m) => m.id === wanted) ? wanted : page.models[0].id;
 
   select.addEventListener('change', () => pickModel(select.value));
+  $('open-model').addEventListener('change', (e) => openFile(e.target.files[0]));
   $('grid-form').addEventListener('submit', (e) => { e.preventDefault(); generateGrid(); });
   $('count').addEventListener('change', generateGrid);
   $('class').addEventListener('change', () => { generateGrid(); interpolateFrame(); });

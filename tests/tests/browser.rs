@@ -571,3 +571,112 @@ fn bad_weights_files_and_unknown_models_show_clear_errors() {
         );
     }
 }
+
+/// Hands `path` to the page's "Open your own" file input, as a person picking it would, and
+/// waits for the page to try it.
+fn open_file(browser: &Browser, path: &Path) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    browser.exec(
+        "const [name, data] = arguments;
+         const raw = atob(data);
+         const bytes = new Uint8Array(raw.length);
+         for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+         const dt = new DataTransfer();
+         dt.items.add(new File([bytes], name));
+         const input = document.getElementById('open-model');
+         input.files = dt.files;
+         input.dispatchEvent(new Event('change'));",
+        json!([
+            name,
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        ]),
+    );
+    browser.wait_for(
+        "document.body.dataset.state !== 'loading' && document.getElementById('open-model').value === ''",
+        READY,
+        "the page to open the file",
+    );
+}
+
+/// "Open your own": generators exported by the trainer (MLP and DCGAN, conditional or not) run
+/// in the page from the file and make ONNX Runtime's images; other files get a clear error and
+/// the page keeps its model.
+#[test]
+fn opened_trainer_exports_run_in_the_page() {
+    let root = repo_root();
+    require_wasm_package(&root.join("web"));
+    require_browser();
+    require_ort();
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let dcgan = dir.path().join("my-dcgan.onnx");
+    gan_tests::untrained_generator(&dcgan, gan_trainer::model::Arch::Dcgan, 0);
+    let files: Vec<PathBuf> = vec![
+        dcgan,
+        root.join("models").join("fashion-cdcgan.onnx"),
+        root.join("models").join("fashion-mlp.onnx"),
+    ];
+
+    let server = StaticServer::start(&root.join("web"));
+    let browser = Browser::start(1200, 1100);
+    browser.script_timeout(Duration::from_secs(120));
+    browser.goto(&server.url(&format!("index.html#seed={SEED}")));
+    wait_ready(&browser, SHIPPED[0]);
+
+    for file in &files {
+        open_file(&browser, file);
+        let name = file.file_name().unwrap_or_default().to_string_lossy();
+        assert_eq!(error_text(&browser), None, "{name}");
+        wait_ready(&browser, "file");
+        let option = browser.exec(
+            "const s = document.getElementById('model-select');
+             return s.options[s.selectedIndex].text;",
+            json!([]),
+        );
+        assert_eq!(option, format!("{name} (opened file)"));
+        let native = Generator::load(file).expect("ONNX Runtime loads the file");
+        let grid = Canvas::read(&browser, "grid");
+        assert_eq!(grid.dataset["model"], "file", "{}", grid.dataset);
+        let label = native
+            .contract()
+            .is_conditional()
+            .then(|| grid.attr("label"));
+        assert_matches(
+            &grid,
+            &native_samples(&native, SEED, grid.attr("count"), label),
+            &format!("opened {name}: seed 42 grid"),
+        );
+        let hash = browser.exec("return location.hash;", json!([]));
+        assert_eq!(
+            hash,
+            format!("#seed={SEED}"),
+            "an opened file is not in the URL"
+        );
+    }
+    browser.save_screenshot(&root.join("target").join("browser").join("opened-file.png"));
+
+    // Not trainer exports: the page says what is wrong and keeps the opened MLP.
+    let before = Canvas::read(&browser, "grid");
+    let text = dir.path().join("notes.onnx");
+    std::fs::write(&text, "a text file with the wrong extension\n").expect("write");
+    for (file, says) in [
+        (text, "not an ONNX model"),
+        (
+            root.join("models").join("fashion-mlp.int8.onnx"),
+            "quantized model",
+        ),
+    ] {
+        open_file(&browser, &file);
+        let name = file.file_name().unwrap_or_default().to_string_lossy();
+        let err = error_text(&browser).unwrap_or_else(|| panic!("{name}: no error shown"));
+        println!("{name}: {err}");
+        assert!(
+            err.contains(&format!("{name} could not be opened")) && err.contains(says),
+            "{name}: error says {err:?}"
+        );
+        wait_ready(&browser, "file");
+        let after = Canvas::read(&browser, "grid");
+        assert_eq!(after.rgba, before.rgba, "{name}: the images changed");
+    }
+    browser.save_screenshot(&root.join("target").join("browser").join("bad-file.png"));
+}

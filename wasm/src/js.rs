@@ -57,9 +57,18 @@ impl Generator {
             .map_err(to_js)
     }
 
-    /// The model as a JSON object (one entry of [`models`]).
+    /// Reads `bytes`, an ONNX file named `name` that the visitor opened, as a generator
+    /// exported by the trainer (MLP or DCGAN, conditional or not) and runs it with its f32
+    /// weights. Throws a message naming the file and what is wrong for any other file.
+    pub fn from_onnx(name: &str, bytes: &[u8]) -> Result<Generator, JsError> {
+        WebGenerator::from_onnx(name, bytes)
+            .map(|inner| Generator { inner })
+            .map_err(to_js)
+    }
+
+    /// The model as a JSON object (an entry of [`models`]; `id` is `file` for an opened file).
     pub fn info(&self) -> String {
-        model_info_json(self.inner.spec(), self.inner.contract())
+        model_info_json(self.inner.source(), self.inner.contract())
     }
 
     /// Samples `index .. index + count` of `seed` as RGBA bytes (`count * height * width * 4`).

@@ -36,7 +36,9 @@ use gan_runtime::{
 use sha2::{Digest, Sha256};
 
 pub mod int8;
+pub mod interpret;
 pub mod js;
+pub mod onnx_proto;
 
 /// What the build script generated: the model modules, [`registry::Net`] over them, and the
 /// [`registry::MODELS`] table.
@@ -88,6 +90,8 @@ pub enum Error {
     UnknownModel(String),
     /// A weights file that is not the one this module was built with.
     Weights(String),
+    /// An ONNX file opened in the page that is not a trainer export the page can run.
+    File(String),
     /// A model whose contract or code is broken; a build problem.
     Model(String),
 }
@@ -99,6 +103,7 @@ impl std::fmt::Display for Error {
             | Error::Request(m)
             | Error::UnknownModel(m)
             | Error::Weights(m)
+            | Error::File(m)
             | Error::Model(m) => f.write_str(m),
         }
     }
@@ -128,10 +133,32 @@ pub fn contract(spec: &ModelSpec) -> Result<ModelContract, Error> {
     .map_err(|e| Error::Model(format!("model {}: {e}", spec.model_file)))
 }
 
-/// A page generator: one generated burn model with its weights, and its contract.
+/// Where a page generator comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// One of the module's models ([`MODELS`]), with its int8 weights file.
+    Built(&'static ModelSpec),
+    /// An ONNX file the visitor opened: its name and size.
+    File {
+        /// The file's name.
+        name: String,
+        /// Its size in bytes.
+        bytes: usize,
+    },
+}
+
+/// What runs a page generator.
+enum Engine {
+    /// burn-onnx's code for one of the module's models.
+    Built(registry::Net),
+    /// A trainer export read at run time (boxed: the larger variant).
+    File(Box<interpret::FileModel>),
+}
+
+/// A page generator: a burn model with its weights, and its contract.
 pub struct WebGenerator {
-    spec: &'static ModelSpec,
-    net: registry::Net,
+    source: Source,
+    engine: Engine,
     contract: ModelContract,
     device: Device,
 }
@@ -139,7 +166,7 @@ pub struct WebGenerator {
 impl std::fmt::Debug for WebGenerator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebGenerator")
-            .field("id", &self.spec.id)
+            .field("source", &self.source)
             .field("contract", &self.contract)
             .finish_non_exhaustive()
     }
@@ -186,16 +213,34 @@ impl WebGenerator {
             )));
         }
         Ok(Self {
-            spec,
-            net,
+            source: Source::Built(spec),
+            engine: Engine::Built(net),
             contract,
             device,
         })
     }
 
-    /// The model as the build recorded it.
-    pub fn spec(&self) -> &'static ModelSpec {
-        self.spec
+    /// Reads `bytes`, an ONNX file named `name`, as a generator exported by the trainer
+    /// (`trainer --export`, MLP or DCGAN, conditional or not) and runs it with its f32 weights.
+    /// Any other file is refused with a message naming the file and what is wrong.
+    pub fn from_onnx(name: &str, bytes: &[u8]) -> Result<Self, Error> {
+        let device = Device::flex();
+        let model = interpret::FileModel::from_bytes(bytes, &device)
+            .map_err(|e| Error::File(format!("{name}: {e}")))?;
+        Ok(Self {
+            source: Source::File {
+                name: name.to_string(),
+                bytes: bytes.len(),
+            },
+            contract: model.contract().clone(),
+            engine: Engine::File(Box::new(model)),
+            device,
+        })
+    }
+
+    /// Where the generator comes from.
+    pub fn source(&self) -> &Source {
+        &self.source
     }
 
     /// The model's contract: latent size, image shape, classes, dataset.
@@ -304,14 +349,20 @@ impl WebGenerator {
     }
 
     fn forward(&self, z: Tensor<2>, labels: Option<Tensor<1, Int>>) -> Result<Tensor<4>, Error> {
-        // `labels` has already matched the label to the contract; a mismatch here means the
-        // generated code and the contract disagree.
-        self.net.forward(z, labels).ok_or_else(|| {
-            Error::Model(format!(
-                "model {}: its code and its contract disagree on the class input",
-                self.spec.id
-            ))
-        })
+        match &self.engine {
+            // `labels` has already matched the label to the contract; a mismatch here means the
+            // generated code and the contract disagree.
+            Engine::Built(net) => net.forward(z, labels).ok_or_else(|| {
+                Error::Model(format!(
+                    "model {}: its code and its contract disagree on the class input",
+                    self.contract.arch
+                ))
+            }),
+            Engine::File(model) => model.forward(z, labels).map_err(|e| match &self.source {
+                Source::File { name, .. } => Error::File(format!("{name}: {e}")),
+                Source::Built(spec) => Error::Model(format!("{}: {e}", spec.id)),
+            }),
+        }
     }
 }
 
@@ -433,15 +484,33 @@ pub fn parse_seed(text: &str) -> Result<u64, Error> {
 }
 
 /// A model's description as a JSON object: its id, image shape, latent size, classes, training
-/// data, and its weights file.
-pub fn model_info_json(spec: &ModelSpec, c: &ModelContract) -> String {
+/// data, and its weights file (for an opened file: id `file`, f32 weights, no weights file).
+pub fn model_info_json(source: &Source, c: &ModelContract) -> String {
+    let (id, model_file, weights, weights_file, weights_bytes, sha) = match source {
+        Source::Built(spec) => (
+            spec.id.to_string(),
+            spec.model_file.to_string(),
+            "int8",
+            format!("models/{}.bpk", spec.id),
+            spec.weights_bytes,
+            spec.weights_sha256.to_string(),
+        ),
+        Source::File { name, bytes } => (
+            "file".to_string(),
+            name.clone(),
+            "f32",
+            String::new(),
+            *bytes as u64,
+            String::new(),
+        ),
+    };
     let names: Vec<String> = c.class_names.iter().map(|n| json_string(n)).collect();
     format!(
         concat!(
             "{{\"height\":{},\"width\":{},\"channels\":{},\"latent_dim\":{},",
             "\"num_classes\":{},\"class_names\":[{}],\"dataset\":{},\"steps\":{},",
             "\"arch\":{},\"output_range\":[{},{}],\"id\":{},\"model_file\":{},",
-            "\"weights\":\"int8\",\"weights_file\":{},\"weights_bytes\":{},",
+            "\"weights\":{},\"weights_file\":{},\"weights_bytes\":{},",
             "\"weights_sha256\":{},\"latent_sampler\":{},\"interpolation\":\"slerp\",",
             "\"max_count\":{}}}"
         ),
@@ -456,11 +525,12 @@ pub fn model_info_json(spec: &ModelSpec, c: &ModelContract) -> String {
         json_string(&c.arch),
         c.output_range.0,
         c.output_range.1,
-        json_string(spec.id),
-        json_string(spec.model_file),
-        json_string(&format!("models/{}.bpk", spec.id)),
-        spec.weights_bytes,
-        json_string(spec.weights_sha256),
+        json_string(&id),
+        json_string(&model_file),
+        json_string(weights),
+        json_string(&weights_file),
+        weights_bytes,
+        json_string(&sha),
         json_string(gan_runtime::latent::LATENT_SAMPLER),
         MAX_COUNT,
     )
@@ -471,7 +541,7 @@ pub fn model_info_json(spec: &ModelSpec, c: &ModelContract) -> String {
 pub fn models_json() -> Result<String, Error> {
     let infos = MODELS
         .iter()
-        .map(|m| contract(m).map(|c| model_info_json(m, &c)))
+        .map(|m| contract(m).map(|c| model_info_json(&Source::Built(m), &c)))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(format!("[{}]", infos.join(",")))
 }
@@ -556,7 +626,7 @@ mod tests {
         assert!(all.starts_with('[') && all.ends_with(']'), "{all}");
         for m in MODELS {
             let c = contract(m).unwrap();
-            let info = model_info_json(m, &c);
+            let info = model_info_json(&Source::Built(m), &c);
             assert!(all.contains(&info), "{} missing from {all}", m.id);
             assert!(info.contains(&format!("\"id\":\"{}\"", m.id)), "{info}");
             assert!(
@@ -735,5 +805,73 @@ mod tests {
                 m.id
             );
         }
+    }
+
+    /// An opened trainer export runs like the module's own code for it: each reference model
+    /// (the page's int8 weights as f32, ONNX) read at run time makes the same images as the
+    /// generated code with the weights file.
+    #[test]
+    fn opened_trainer_exports_match_the_generated_code() {
+        for m in MODELS {
+            let built = load(m.id);
+            let path = format!("{}/{}.onnx", registry::REFERENCE_DIR, m.id);
+            let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            let opened = WebGenerator::from_onnx(&format!("{}.onnx", m.id), &bytes).unwrap();
+            assert_eq!(opened.contract(), built.contract(), "{}", m.id);
+            let label = some_label(&built);
+            let a = built.generate(42, 0, 3, label, OFF).unwrap();
+            let b = opened.generate(42, 0, 3, label, OFF).unwrap();
+            let worst = a
+                .image(2)
+                .iter()
+                .zip(b.image(2))
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst < 1e-4, "{}: opened file differs by {worst}", m.id);
+            let info = model_info_json(opened.source(), opened.contract());
+            assert!(
+                info.contains("\"id\":\"file\"") && info.contains("\"weights\":\"f32\""),
+                "{info}"
+            );
+        }
+    }
+
+    /// Files that are not trainer exports are refused naming the file and what is wrong.
+    #[test]
+    fn opened_files_that_are_not_trainer_exports_are_refused_clearly() {
+        use prost::Message;
+        let id = MODELS[MODELS.len() - 1].id;
+        let bytes = std::fs::read(format!("{}/{id}.onnx", registry::REFERENCE_DIR)).unwrap();
+        let model = onnx_proto::ModelProto::decode(bytes.as_slice()).unwrap();
+        let refused = |name: &str, bytes: &[u8]| -> String {
+            let e = WebGenerator::from_onnx(name, bytes).unwrap_err();
+            assert!(matches!(e, Error::File(_)), "{e:?}");
+            let msg = e.to_string();
+            assert!(msg.starts_with(&format!("{name}: ")), "{msg}");
+            msg
+        };
+        let msg = refused("notes.txt", b"just some text, not protobuf at all");
+        assert!(
+            msg.contains("not an ONNX model") || msg.contains("without a graph"),
+            "{msg}"
+        );
+
+        let mut no_contract = model.clone();
+        no_contract.metadata_props.clear();
+        let msg = refused("plain.onnx", &no_contract.encode_to_vec());
+        assert!(
+            msg.contains("gan.") && msg.contains("trainer --export"),
+            "{msg}"
+        );
+
+        let mut other_op = model.clone();
+        let node = &mut other_op.graph.as_mut().unwrap().node[0];
+        node.op_type = "Softmax".into();
+        let name = node.name.clone();
+        let msg = refused("softmax.onnx", &other_op.encode_to_vec());
+        assert!(
+            msg.contains(&format!("node {name} uses op Softmax")) && msg.contains("Gemm"),
+            "{msg}"
+        );
     }
 }
