@@ -136,6 +136,13 @@ function generateGrid() {
     layout: perClass() ? 'per-class' : 'grid',
     truncation: truncation === undefined ? '' : String(truncation),
   });
+  const legend = $('rows-legend');
+  legend.hidden = !perClass();
+  if (perClass()) {
+    const names = Array.from({ length: page.info.num_classes },
+      (_, c) => page.info.class_names[c] || `class ${c}`);
+    legend.textContent = `Rows, top to bottom: ${names.join(' · ')}`;
+  }
   page.timings.last = { count, ms };
   $('timing').textContent =
     `${count} images in ${ms.toFixed(1)} ms: ${(ms / count).toFixed(2)} ms per image`;

@@ -317,6 +317,18 @@ fn check_model(browser: &Browser, id: &str, shots: &Path) -> Int8Cost {
                 &format!("{id}: one row per class, row {c}"),
             );
         }
+        let legend = browser.exec(
+            "const l = document.getElementById('rows-legend'); return l.hidden ? null : l.textContent;",
+            json!([]),
+        );
+        let legend = legend.as_str().unwrap_or_default();
+        assert!(
+            contract
+                .class_names
+                .iter()
+                .all(|c| legend.contains(c.as_str())),
+            "{id}: the rows' legend {legend:?} misses class names"
+        );
         let shot = browser.save_screenshot(&shots.join(format!("{id}-per-class.png")));
         println!("{id}: screenshot {}", shot.display());
         set(browser, "per-class", json!(false), "change");
