@@ -8,7 +8,14 @@
 //!    weights (as the f32 values they stand for) to `$OUT_DIR/reference/<id>.onnx`: the model the
 //!    page runs, which the browser test runs in ONNX Runtime to check the page within 1/255.
 //! 3. Runs burn-onnx (the code generator behind burn-import) on that model: Rust source for the
-//!    graph (`$OUT_DIR/model/<id>.rs`) and its weights in burnpack format.
+//!    graph (`$OUT_DIR/model/<id>.rs`) and its weights in burnpack format. Then points the
+//!    generated Gemm and ConvTranspose layers at the crate's own kernels (`rewrite_generated`,
+//!    `src/kernels.rs`; `<id>.kernels.rs`): `x.matmul(constantN_out1) +
+//!    constantM_out1.unsqueeze()` becomes `crate::kernels::linear(x, constantN_out1,
+//!    constantM_out1)` and `self.convtranspose2dN.forward(x)` becomes
+//!    `crate::kernels::conv_transpose2d(&self.convtranspose2dN, x)`. Checked: every Gemm and
+//!    ConvTranspose node of the graph must be rewritten, else the build fails (a burn-onnx
+//!    upgrade that changes the code it writes shows here, not as a slow page).
 //! 4. Writes the weights the page fetches, `$OUT_DIR/weights/<id>.bpk`: a burnpack whose large
 //!    tensors are int8 with their per-channel scales (a quarter of f32), the others f32.
 //!
@@ -146,6 +153,15 @@ fn build_model(model: &Path, out_dir: &Path) -> Built {
         .load_strategy(LoadStrategy::None)
         .run_from_script();
     let generated = out_dir.join("model").join(&id);
+    // Point the Gemm and ConvTranspose layers at the crate's kernels (src/kernels.rs).
+    let count = |op: &str| proto.graph.node.iter().filter(|n| n.op_type == op).count();
+    let code = fs::read_to_string(generated.with_extension("rs"))
+        .unwrap_or_else(|e| fail(&format!("cannot read burn-onnx's code for {id}: {e}")));
+    let code = rewrite_generated(&code, count("Gemm"), count("ConvTranspose"))
+        .unwrap_or_else(|e| fail(&format!("{}: {e}", model.display())));
+    let source = generated.with_extension("kernels.rs");
+    fs::write(&source, code)
+        .unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", source.display())));
     let weights = out_dir.join("weights").join(format!("{id}.bpk"));
     let (int8_values, f32_values) =
         write_int8(&generated.with_extension("bpk"), &weights, &quantized);
@@ -160,7 +176,7 @@ fn build_model(model: &Path, out_dir: &Path) -> Built {
         file_name,
         metadata,
         conditional: contract.is_conditional(),
-        source: generated.with_extension("rs"),
+        source,
         weights_len: weights_bytes.len(),
         weights_sha256: hex(&Sha256::digest(&weights_bytes)),
         int8_values,
@@ -482,6 +498,49 @@ fn registry(built: &[Built], out_dir: &Path) -> String {
     }
     writeln!(rs, "            _ => None,\n        }}\n    }}\n}}").unwrap();
     rs
+}
+
+/// Replaces burn-onnx's code for each ONNX Gemm with constant weights,
+/// `x.matmul(constantN_out1) + constantM_out1.unsqueeze()`, with a call into the crate's kernel,
+/// `crate::kernels::linear(x, constantN_out1, constantM_out1)` (see `src/kernels.rs` for why).
+/// Fails unless exactly `gemms` (the graph's Gemm nodes) were replaced and no `.matmul(` is left.
+/// Likewise each ConvTranspose layer, `self.convtranspose2dN.forward(x)`, becomes
+/// `crate::kernels::conv_transpose2d(&self.convtranspose2dN, x)`: all `conv_transposes` of them.
+fn rewrite_generated(code: &str, gemms: usize, conv_transposes: usize) -> Result<String, String> {
+    let gemm = regex::Regex::new(
+        r"(\w+)\.matmul\((constant\d+_out1)\)\s*\+\s*(constant\d+_out1)\.unsqueeze\(\)",
+    )
+    .expect("valid regex");
+    let found = gemm.find_iter(code).count();
+    let out = gemm
+        .replace_all(code, "crate::kernels::linear($1, $2, $3)")
+        .into_owned();
+    if found != gemms || out.contains(".matmul(") {
+        return Err(format!(
+            "the graph has {gemms} Gemm nodes but burn-onnx's code has {found} of the form \
+             `x.matmul(constantN_out1) + constantM_out1.unsqueeze()`{}: build.rs \
+             (rewrite_generated) must learn the code this burn-onnx writes",
+            if out.contains(".matmul(") {
+                " and other matmuls"
+            } else {
+                ""
+            }
+        ));
+    }
+    let conv = regex::Regex::new(r"self\s*\.\s*(convtranspose2d\d+)\s*\.\s*forward\(")
+        .expect("valid regex");
+    let found = conv.find_iter(&out).count();
+    if found != conv_transposes {
+        return Err(format!(
+            "the graph has {conv_transposes} ConvTranspose nodes but burn-onnx's code has \
+             {found} of the form `self.convtranspose2dN.forward(x)`: build.rs \
+             (rewrite_generated) must learn the code this burn-onnx writes"
+        ));
+    }
+    let out = conv
+        .replace_all(&out, "crate::kernels::conv_transpose2d(&self.$1, ")
+        .into_owned();
+    Ok(out)
 }
 
 fn hex(bytes: &[u8]) -> String {

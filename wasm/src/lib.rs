@@ -38,6 +38,7 @@ use sha2::{Digest, Sha256};
 pub mod int8;
 pub mod interpret;
 pub mod js;
+pub mod kernels;
 pub mod onnx_proto;
 
 /// What the build script generated: the model modules, [`registry::Net`] over them, and the

@@ -1,0 +1,442 @@
+//! Hand-written f32 kernels for the layers where burn-flex is slower than onnxruntime-web in
+//! the browser. `build.rs` points the burn-onnx generated model at them (see
+//! `rewrite_generated`): each `x.matmul(constantN_out1) + constantM_out1.unsqueeze()` (an ONNX
+//! Gemm with constant weights) becomes [`linear`].
+//!
+//! Why by hand: burn-flex hands every matmul to the `gemm` crate. At batch 1 (the page's
+//! interpolation, every single image) a Gemm is a matrix-vector product, and `gemm` runs that
+//! with its scalar "SIMD" type on wasm32: 0.164 ms of the MLP's 0.168 ms per image, against
+//! onnxruntime-web's 0.085 ms for the whole model (headless Chromium, same run). Storing the
+//! weights transposed (so `gemm` takes its dot-product path) was slower still (0.24 ms). At
+//! batch 64 its SIMD128 micro-kernels are in use, but the bias is a second pass over the
+//! output.
+//!
+//! [`linear`] computes `out = x · w + b` for row-major `x [m, k]`, `w [k, n]` (ONNX Gemm weights,
+//! `[in, out]`): a register tile of `R` rows by `4 V` columns accumulates over all of `k`, with
+//! the bias as its starting value, and is stored once. Column panels are the outer loop so a
+//! panel of `w` (`k x 4V` floats) stays in cache while every row block of `x` passes over it.
+//! The arithmetic is `f32x4` SIMD128 on wasm32 and the same code on plain `[f32; 4]` elsewhere
+//! (native tests), so the blocking is tested natively against burn's own matmul.
+
+use burn::nn::conv::ConvTranspose2d;
+use burn::tensor::Tensor;
+use burn_flex::{Flex, FlexTensor};
+
+/// `x · w + b` (an ONNX Gemm without transposes), on the hand-written kernel when all three are
+/// contiguous f32 burn-flex tensors, otherwise on burn's ops.
+pub fn linear(x: Tensor<2>, w: Tensor<2>, b: Tensor<1>) -> Tensor<2> {
+    let [m, k] = x.dims();
+    let [k2, n] = w.dims();
+    if k != k2 || b.dims() != [n] {
+        // Not a shape this kernel handles: let burn report it.
+        return x.matmul(w) + b.unsqueeze();
+    }
+    let (Ok(xf), Ok(wf), Ok(bf)) = (
+        x.clone().try_into_primitive::<Flex>(),
+        w.clone().try_into_primitive::<Flex>(),
+        b.clone().try_into_primitive::<Flex>(),
+    ) else {
+        return x.matmul(w) + b.unsqueeze();
+    };
+    let (Some(xs), Some(ws), Some(bs)) = (
+        xf.as_slice::<f32>(),
+        wf.as_slice::<f32>(),
+        bf.as_slice::<f32>(),
+    ) else {
+        return x.matmul(w) + b.unsqueeze();
+    };
+    let mut out = vec![0f32; m * n];
+    gemm_bias(xs, ws, bs, &mut out, m, k, n);
+    let data = burn::tensor::TensorData::new(out, [m, n]);
+    Tensor::from_primitive::<Flex>(FlexTensor::from_data(data))
+}
+
+/// A contiguous f32 view of a burn-flex tensor, or `None` (another backend, dtype or layout).
+fn flex_f32<const D: usize>(t: &Tensor<D>) -> Option<FlexTensor> {
+    let f = t.clone().try_into_primitive::<Flex>().ok()?;
+    f.as_slice::<f32>()?;
+    Some(f)
+}
+
+/// `layer.forward(x)` (ONNX ConvTranspose, no groups or dilation) as one GEMM and a scatter:
+/// `cols[(b, iy, ix), (co, ky, kx)] = x[b, :, iy, ix] · w[:, co, ky, kx]` on [`gemm_bias`],
+/// then each column value is added to `out[b, co, iy * s + ky - p, ix * s + kx - p]`. The
+/// weights are used in their ONNX layout `[in, out, kh, kw]`, which is already `[k, n]` of that
+/// GEMM; only the input is transposed (channels last, a copy the size of the input).
+///
+/// burn-flex does the same in the other orientation, per image: at 49 input positions
+/// (7 x 7) its GEMM has 49 columns, and took 0.8 ms of the mnist-cdcgan's first
+/// ConvTranspose per image, more than onnxruntime-web's whole model (0.6 ms).
+pub fn conv_transpose2d(layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
+    let weight = layer.weight.val();
+    let bias = layer.bias.as_ref().map(|b| b.val());
+    let [batch, cin, h, w] = x.dims();
+    let [wcin, cout, kh, kw] = weight.dims();
+    let (Some(xf), Some(wf)) = (flex_f32(&x), flex_f32(&weight)) else {
+        return layer.forward(x);
+    };
+    let bf = match &bias {
+        Some(b) => match flex_f32(b) {
+            Some(f) => Some(f),
+            None => return layer.forward(x),
+        },
+        None => None,
+    };
+    let [sy, sx] = layer.stride;
+    let [py, px] = layer.padding;
+    let [qy, qx] = layer.padding_out;
+    let (oh, ow) = ((h - 1) * sy + kh + qy, (w - 1) * sx + kw + qx);
+    if layer.groups != 1 || layer.dilation != [1, 1] || wcin != cin || oh < 2 * py || ow < 2 * px {
+        return layer.forward(x);
+    }
+    let (oh, ow) = (oh - 2 * py, ow - 2 * px);
+    let (xs, ws) = (
+        xf.as_slice::<f32>().unwrap_or_default(),
+        wf.as_slice::<f32>().unwrap_or_default(),
+    );
+    let hw = h * w;
+    // Channels last: xt[(b, p), c].
+    let mut xt = vec![0f32; batch * hw * cin];
+    for b in 0..batch {
+        for c in 0..cin {
+            let src = &xs[(b * cin + c) * hw..(b * cin + c + 1) * hw];
+            for (p, &v) in src.iter().enumerate() {
+                xt[(b * hw + p) * cin + c] = v;
+            }
+        }
+    }
+    let n = cout * kh * kw;
+    let mut cols = vec![0f32; batch * hw * n];
+    gemm_bias(&xt, ws, &vec![0f32; n], &mut cols, batch * hw, cin, n);
+    let mut out = vec![0f32; batch * cout * oh * ow];
+    if let Some(bf) = &bf {
+        let bs = bf.as_slice::<f32>().unwrap_or_default();
+        for (i, plane) in out.chunks_exact_mut(oh * ow).enumerate() {
+            plane.fill(bs[i % cout]);
+        }
+    }
+    for b in 0..batch {
+        let img = &mut out[b * cout * oh * ow..(b + 1) * cout * oh * ow];
+        for iy in 0..h {
+            for ix in 0..w {
+                let row = &cols[(b * hw + iy * w + ix) * n..][..n];
+                for ky in 0..kh {
+                    // oy = iy * sy + ky - py, when inside the output.
+                    let Some(oy) = (iy * sy + ky).checked_sub(py).filter(|&o| o < oh) else {
+                        continue;
+                    };
+                    for kx in 0..kw {
+                        let Some(ox) = (ix * sx + kx).checked_sub(px).filter(|&o| o < ow) else {
+                            continue;
+                        };
+                        let at = oy * ow + ox;
+                        for c in 0..cout {
+                            img[c * oh * ow + at] += row[(c * kh + ky) * kw + kx];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let data = burn::tensor::TensorData::new(out, [batch, cout, oh, ow]);
+    Tensor::from_primitive::<Flex>(FlexTensor::from_data(data))
+}
+
+/// `out[m, n] = x[m, k] · w[k, n] + bias[n]`, all row-major and contiguous.
+pub fn gemm_bias(
+    x: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+    m: usize,
+    k: usize,
+    n: usize,
+) {
+    assert!(x.len() >= m * k && w.len() >= k * n && bias.len() >= n && out.len() >= m * n);
+    if m < 4 {
+        for r in 0..m {
+            gemv_rows(
+                &x[r * k..(r + 1) * k],
+                w,
+                bias,
+                &mut out[r * n..(r + 1) * n],
+                k,
+                n,
+            );
+        }
+        return;
+    }
+    // Column panels of 8, copied into a contiguous `k x 8` buffer first: walking a panel in
+    // place strides by a whole row of `w`, 4 KiB for n = 1024, and such strides all land in
+    // the same cache set. The copy is read by every block of 4 rows.
+    let mut panel = vec![0f32; k * 8];
+    let mut col = 0;
+    while col + 8 <= n {
+        for i in 0..k {
+            panel[i * 8..i * 8 + 8].copy_from_slice(&w[i * n + col..i * n + col + 8]);
+        }
+        let mut row = 0;
+        while row + 4 <= m {
+            // SAFETY: row + 4 <= m, col + 8 <= n.
+            unsafe { tile::<4>(x, &panel, bias, out, row, col, k, n) };
+            row += 4;
+        }
+        while row < m {
+            // SAFETY: row + 1 <= m, col + 8 <= n.
+            unsafe { tile::<1>(x, &panel, bias, out, row, col, k, n) };
+            row += 1;
+        }
+        col += 8;
+    }
+    // The last n % 8 columns.
+    for r in 0..m {
+        for c in col..n {
+            let mut acc = bias[c];
+            for i in 0..k {
+                acc += x[r * k + i] * w[i * n + c];
+            }
+            out[r * n + c] = acc;
+        }
+    }
+}
+
+/// One row: `out[n] = x[k] · w[k, n] + bias[n]`, a matrix-vector product. Bound by reading
+/// `w`, so it reads it in order, 8 rows at a time (8 sequential streams), and adds their 8
+/// products to `out` (which stays in L1) in one load and one store per 4 columns.
+fn gemv_rows(x: &[f32], w: &[f32], bias: &[f32], out: &mut [f32], k: usize, n: usize) {
+    out.copy_from_slice(&bias[..n]);
+    let n4 = n / 4 * 4;
+    let mut i = 0;
+    while i < k {
+        let rows = (k - i).min(8);
+        if rows == 8 {
+            let xs: [F4; 8] = core::array::from_fn(|r| F4::splat(x[i + r]));
+            let wr: [&[f32]; 8] = core::array::from_fn(|r| &w[(i + r) * n..(i + r + 1) * n]);
+            let mut j = 0;
+            while j < n4 {
+                // SAFETY: j + 4 <= n4 <= n, the length of `out` and of each row `wr[r]`.
+                unsafe {
+                    let p = |r: usize| xs[r].mul(F4::load(wr[r].as_ptr().add(j)));
+                    let s = (p(0).add(p(1))).add(p(2).add(p(3)));
+                    let t = (p(4).add(p(5))).add(p(6).add(p(7)));
+                    let o = out.as_mut_ptr().add(j);
+                    F4::load(o).add(s.add(t)).store(o);
+                }
+                j += 4;
+            }
+        } else {
+            for r in 0..rows {
+                let (xr, wr) = (x[i + r], &w[(i + r) * n..(i + r + 1) * n]);
+                for (o, &wv) in out[..n4].iter_mut().zip(wr) {
+                    *o += xr * wv;
+                }
+            }
+        }
+        for c in n4..n {
+            for r in 0..rows {
+                out[c] += x[i + r] * w[(i + r) * n + c];
+            }
+        }
+        i += rows;
+    }
+}
+
+/// One `R x 8` tile of `out`, at (`row`, `col`), from the packed panel `w[k, 8]`.
+///
+/// # Safety
+/// `row + R <= m` and `col + 8 <= n`, with `x`, `bias` and `out` as in [`gemm_bias`] and
+/// `panel` holding `k x 8` floats.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn tile<const R: usize>(
+    x: &[f32],
+    panel: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+    row: usize,
+    col: usize,
+    k: usize,
+    n: usize,
+) {
+    let x = x.as_ptr().add(row * k);
+    let wp = panel.as_ptr();
+    let b = [
+        F4::load(bias.as_ptr().add(col)),
+        F4::load(bias.as_ptr().add(col + 4)),
+    ];
+    let mut acc = [b; R];
+    for i in 0..k {
+        let w0 = F4::load(wp.add(i * 8));
+        let w1 = F4::load(wp.add(i * 8 + 4));
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let xs = F4::splat(*x.add(r * k + i));
+            acc[0] = xs.mul_add(w0, acc[0]);
+            acc[1] = xs.mul_add(w1, acc[1]);
+        }
+    }
+    let o = out.as_mut_ptr().add(row * n + col);
+    for (r, acc) in acc.iter().enumerate() {
+        acc[0].store(o.add(r * n));
+        acc[1].store(o.add(r * n + 4));
+    }
+}
+
+/// Four f32 lanes: a wasm SIMD128 `v128` in the browser, an array elsewhere.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[derive(Clone, Copy)]
+struct F4(core::arch::wasm32::v128);
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+impl F4 {
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        F4(core::arch::wasm32::v128_load(p.cast()))
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        core::arch::wasm32::v128_store(p.cast(), self.0)
+    }
+    #[inline(always)]
+    fn splat(v: f32) -> Self {
+        F4(core::arch::wasm32::f32x4_splat(v))
+    }
+    #[inline(always)]
+    fn mul(self, a: Self) -> Self {
+        F4(core::arch::wasm32::f32x4_mul(self.0, a.0))
+    }
+    #[inline(always)]
+    fn add(self, a: Self) -> Self {
+        F4(core::arch::wasm32::f32x4_add(self.0, a.0))
+    }
+    /// `self * a + c`, rounded twice (SIMD128 has no fused multiply-add).
+    #[inline(always)]
+    fn mul_add(self, a: Self, c: Self) -> Self {
+        c.add(self.mul(a))
+    }
+}
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[derive(Clone, Copy)]
+struct F4([f32; 4]);
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+impl F4 {
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        F4(p.cast::<[f32; 4]>().read_unaligned())
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        p.cast::<[f32; 4]>().write_unaligned(self.0)
+    }
+    #[inline(always)]
+    fn splat(v: f32) -> Self {
+        F4([v; 4])
+    }
+    #[inline(always)]
+    fn mul(self, a: Self) -> Self {
+        F4(core::array::from_fn(|i| self.0[i] * a.0[i]))
+    }
+    #[inline(always)]
+    fn add(self, a: Self) -> Self {
+        F4(core::array::from_fn(|i| self.0[i] + a.0[i]))
+    }
+    #[inline(always)]
+    fn mul_add(self, a: Self, c: Self) -> Self {
+        c.add(self.mul(a))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Device, Distribution, TensorData};
+
+    /// The kernel against burn's matmul, over shapes that hit every tile and the column tail.
+    #[test]
+    fn linear_matches_burn_matmul() {
+        let device = Device::flex();
+        for (m, k, n) in [
+            (1, 100, 256),
+            (1, 7, 45),
+            (3, 33, 37),
+            (4, 16, 8),
+            (9, 150, 70),
+            (64, 64, 36),
+            (5, 19, 6),
+        ] {
+            let x = Tensor::<2>::random([m, k], Distribution::Normal(0.0, 1.0), &device);
+            let w = Tensor::<2>::random([k, n], Distribution::Normal(0.0, 1.0), &device);
+            let b = Tensor::<1>::random([n], Distribution::Normal(0.0, 1.0), &device);
+            let want = (x.clone().matmul(w.clone()) + b.clone().unsqueeze()).into_data();
+            let got = linear(x, w, b).into_data();
+            assert_eq!(got.shape(), want.shape());
+            let (g, e) = (
+                got.try_to_vec::<f32>().unwrap(),
+                want.try_to_vec::<f32>().unwrap(),
+            );
+            let worst = g
+                .iter()
+                .zip(&e)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max);
+            assert!(
+                worst < 1e-4 * (k as f32).sqrt(),
+                "{m}x{k}x{n}: off by {worst}"
+            );
+        }
+        // A transposed (non-contiguous) weight goes through burn's matmul, with the same result.
+        let x = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0], [1, 2]), &device);
+        let wt = Tensor::<2>::from_data(
+            TensorData::new(vec![1.0f32, 0.0, 0.0, 1.0, 1.0, 1.0], [3, 2]),
+            &device,
+        );
+        let b = Tensor::<1>::from_data(TensorData::new(vec![0.5f32; 3], [3]), &device);
+        let y = linear(x, wt.transpose(), b)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        assert_eq!(y, vec![1.5, 2.5, 3.5]);
+    }
+
+    /// The ConvTranspose kernel against burn-flex's, for the DCGAN's layer shapes and others.
+    #[test]
+    fn conv_transpose_matches_burn() {
+        use burn::nn::conv::ConvTranspose2dConfig;
+        let device = Device::flex();
+        for (batch, cin, cout, k, s, p, po, hw, bias) in [
+            (2, 16, 8, 4, 2, 1, 0, 7, false),
+            (3, 8, 1, 4, 2, 1, 0, 14, true),
+            (1, 5, 3, 3, 1, 0, 0, 6, true),
+            (2, 4, 6, 3, 2, 1, 1, 5, true),
+        ] {
+            let layer = ConvTranspose2dConfig::new([cin, cout], [k, k])
+                .with_stride([s, s])
+                .with_padding([p, p])
+                .with_padding_out([po, po])
+                .with_bias(bias)
+                .init(&device);
+            let x = Tensor::<4>::random(
+                [batch, cin, hw, hw],
+                Distribution::Normal(0.0, 1.0),
+                &device,
+            );
+            let want = layer.forward(x.clone()).into_data();
+            let got = conv_transpose2d(&layer, x).into_data();
+            assert_eq!(got.shape(), want.shape());
+            let (g, e) = (
+                got.try_to_vec::<f32>().unwrap(),
+                want.try_to_vec::<f32>().unwrap(),
+            );
+            let worst = g
+                .iter()
+                .zip(&e)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max);
+            assert!(
+                worst < 1e-4,
+                "{batch}x{cin}x{hw}x{hw} -> {cout}: off by {worst}"
+            );
+        }
+    }
+}
