@@ -352,7 +352,8 @@ async function openFile(file) {
     activate(info, generator, fileModel.note);
     return true;
   } catch (e) {
-    showError(`${file.name} could not be opened: ${errorMessage(e)}`);
+    // The message starts with the file's name.
+    showError(`The file could not be opened: ${errorMessage(e)}`);
     return false;
   } finally {
     $('open-model').value = '';

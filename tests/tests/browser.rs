@@ -675,7 +675,7 @@ fn opened_trainer_exports_run_in_the_page() {
         (text, "not an ONNX model"),
         (
             root.join("models").join("fashion-mlp.int8.onnx"),
-            "quantized model",
+            "a quantized or converted model",
         ),
     ] {
         open_file(&browser, &file);
@@ -683,7 +683,8 @@ fn opened_trainer_exports_run_in_the_page() {
         let err = error_text(&browser).unwrap_or_else(|| panic!("{name}: no error shown"));
         println!("{name}: {err}");
         assert!(
-            err.contains(&format!("{name} could not be opened")) && err.contains(says),
+            err.starts_with(&format!("The file could not be opened: {name}: "))
+                && err.contains(says),
             "{name}: error says {err:?}"
         );
         wait_ready(&browser, "file");

@@ -285,12 +285,24 @@ fn constant(t: &TensorProto, device: &Device) -> Result<Value, FileError> {
             }
             Ok(Value::Shape(values))
         }
-        other => Err(format!(
-            "{}: element type {other} (ONNX TensorProto.DataType), where the trainer writes f32 \
-             weights: a quantized model is not one the page runs; open the f32 model that \
-             `trainer --export` wrote",
-            what()
-        )),
+        other => {
+            // ONNX TensorProto.DataType names of the types a model file is likely to hold.
+            let name = match other {
+                2 => "uint8".to_string(),
+                3 => "int8".to_string(),
+                6 => "int32".to_string(),
+                10 => "float16".to_string(),
+                11 => "double".to_string(),
+                16 => "bfloat16".to_string(),
+                n => format!("ONNX data type {n}"),
+            };
+            Err(format!(
+                "{}: {name} values, where the trainer writes f32 weights: a quantized or \
+                 converted model is not one the page runs; open the f32 model that \
+                 `trainer --export` wrote",
+                what()
+            ))
+        }
     }
 }
 
