@@ -13,9 +13,10 @@
 //!    `src/kernels.rs`; `<id>.kernels.rs`): `x.matmul(constantN_out1) +
 //!    constantM_out1.unsqueeze()` becomes `crate::kernels::linear(x, constantN_out1,
 //!    constantM_out1)` and `self.convtranspose2dN.forward(x)` becomes
-//!    `crate::kernels::conv_transpose2d(&self.convtranspose2dN, x)`. Checked: every Gemm and
-//!    ConvTranspose node of the graph must be rewritten, else the build fails (a burn-onnx
-//!    upgrade that changes the code it writes shows here, not as a slow page).
+//!    `crate::kernels::conv_transpose2d(&self.convtranspose2dN, x)`, `x.tanh()`
+//!    `crate::kernels::tanh(x)`. Checked: every Gemm, ConvTranspose and Tanh node of the graph
+//!    must be rewritten, else the build fails (a burn-onnx upgrade that changes the code it
+//!    writes shows here, not as a slow page).
 //! 4. Writes the weights the page fetches, `$OUT_DIR/weights/<id>.bpk`: a burnpack whose large
 //!    tensors are int8 with their per-channel scales (a quarter of f32), the others f32.
 //!
@@ -153,11 +154,11 @@ fn build_model(model: &Path, out_dir: &Path) -> Built {
         .load_strategy(LoadStrategy::None)
         .run_from_script();
     let generated = out_dir.join("model").join(&id);
-    // Point the Gemm and ConvTranspose layers at the crate's kernels (src/kernels.rs).
+    // Point the Gemm, ConvTranspose and Tanh nodes at the crate's kernels (src/kernels.rs).
     let count = |op: &str| proto.graph.node.iter().filter(|n| n.op_type == op).count();
     let code = fs::read_to_string(generated.with_extension("rs"))
         .unwrap_or_else(|e| fail(&format!("cannot read burn-onnx's code for {id}: {e}")));
-    let code = rewrite_generated(&code, count("Gemm"), count("ConvTranspose"))
+    let code = rewrite_generated(&code, count("Gemm"), count("ConvTranspose"), count("Tanh"))
         .unwrap_or_else(|e| fail(&format!("{}: {e}", model.display())));
     let source = generated.with_extension("kernels.rs");
     fs::write(&source, code)
@@ -506,7 +507,13 @@ fn registry(built: &[Built], out_dir: &Path) -> String {
 /// Fails unless exactly `gemms` (the graph's Gemm nodes) were replaced and no `.matmul(` is left.
 /// Likewise each ConvTranspose layer, `self.convtranspose2dN.forward(x)`, becomes
 /// `crate::kernels::conv_transpose2d(&self.convtranspose2dN, x)`: all `conv_transposes` of them.
-fn rewrite_generated(code: &str, gemms: usize, conv_transposes: usize) -> Result<String, String> {
+/// And each Tanh, `x.tanh()`, becomes `crate::kernels::tanh(x)`: all `tanhs` of them.
+fn rewrite_generated(
+    code: &str,
+    gemms: usize,
+    conv_transposes: usize,
+    tanhs: usize,
+) -> Result<String, String> {
     let gemm = regex::Regex::new(
         r"(\w+)\.matmul\((constant\d+_out1)\)\s*\+\s*(constant\d+_out1)\.unsqueeze\(\)",
     )
@@ -539,6 +546,17 @@ fn rewrite_generated(code: &str, gemms: usize, conv_transposes: usize) -> Result
     }
     let out = conv
         .replace_all(&out, "crate::kernels::conv_transpose2d(&self.$1, ")
+        .into_owned();
+    let tanh = regex::Regex::new(r"(\w+)\.tanh\(\)").expect("valid regex");
+    let found = tanh.find_iter(&out).count();
+    if found != tanhs {
+        return Err(format!(
+            "the graph has {tanhs} Tanh nodes but burn-onnx's code has {found} of the form \
+             `x.tanh()`: build.rs (rewrite_generated) must learn the code this burn-onnx writes"
+        ));
+    }
+    let out = tanh
+        .replace_all(&out, "crate::kernels::tanh($1)")
         .into_owned();
     Ok(out)
 }

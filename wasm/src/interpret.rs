@@ -4,12 +4,11 @@
 //! The page's own models are compiled from their ONNX files by burn-onnx at build time; a file
 //! picked in the browser cannot be, so this runs the trainer's export op set (Gemm, LeakyRelu,
 //! Relu, Tanh, Reshape, BatchNormalization, ConvTranspose, Gather, Concat) with the same burn
-//! ops. Anything else, and any file without the trainer's contract, is refused with a message
+//! ops and the page's kernels (`kernels`) for Gemm, ConvTranspose and Tanh. Anything else, and any file without the trainer's contract, is refused with a message
 //! naming the node or field.
 
 use std::collections::HashMap;
 
-use burn::tensor::module::conv_transpose2d;
 use burn::tensor::ops::ConvTransposeOptions;
 use burn::tensor::{activation, Device, Int, Tensor, TensorData};
 use gan_runtime::{ElemType, ModelContract, TensorSpec};
@@ -440,6 +439,15 @@ fn run(op: &Op, args: Vec<Value>) -> Result<Value, String> {
         )
     };
     Ok(match (op, args.as_slice()) {
+        // The trainer's Gemm (alpha = beta = 1, no transposes, a bias) on the page's kernel.
+        (
+            Op::Gemm {
+                alpha: 1.0,
+                beta: 1.0,
+                trans_b: false,
+            },
+            [Value::F2(a), Value::F2(b), Value::F1(c)],
+        ) => Value::F2(crate::kernels::linear(a.clone(), b.clone(), c.clone())),
         (
             Op::Gemm {
                 alpha,
@@ -471,7 +479,7 @@ fn run(op: &Op, args: Vec<Value>) -> Result<Value, String> {
             |t| activation::leaky_relu(t, *alpha),
         )?,
         (Op::Relu, [x]) => map(x, activation::relu, activation::relu)?,
-        (Op::Tanh, [x]) => map(x, |t| t.tanh(), |t| t.tanh())?,
+        (Op::Tanh, [x]) => map(x, crate::kernels::tanh, crate::kernels::tanh)?,
         (Op::Reshape, [x, Value::Shape(shape)]) => reshape(x, shape)?,
         (Op::BatchNorm(ab), [Value::F4(x), ..]) => {
             let (a, b) = &**ab;
@@ -488,7 +496,12 @@ fn run(op: &Op, args: Vec<Value>) -> Result<Value, String> {
                 [Value::F1(b)] => Some(b.clone()),
                 _ => return Err(wrong(&args)),
             };
-            Value::F4(conv_transpose2d(x.clone(), w.clone(), bias, o.clone()))
+            Value::F4(crate::kernels::conv_transpose2d_with(
+                x.clone(),
+                w.clone(),
+                bias,
+                o.clone(),
+            ))
         }
         (Op::Gather, [Value::F2(table), Value::Labels(idx)]) => {
             let rows = table.dims()[0] as i64;
