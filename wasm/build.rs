@@ -11,7 +11,7 @@
 //!    graph (`$OUT_DIR/model/<id>.rs`) and its weights in burnpack format. Then points the
 //!    generated Gemm and ConvTranspose layers at the crate's own kernels (`rewrite_generated`,
 //!    `src/kernels.rs`; `<id>.kernels.rs`): `x.matmul(constantN_out1) +
-//!    constantM_out1.unsqueeze()` becomes `crate::kernels::linear(x, constantN_out1,
+//!    constantM_out1.unsqueeze()` becomes `crate::kernels::linear_q("<id>/constantN", x, constantN_out1,
 //!    constantM_out1)` and `self.convtranspose2dN.forward(x)` becomes
 //!    `crate::kernels::conv_transpose2d(&self.convtranspose2dN, x)`, `x.tanh()`
 //!    `crate::kernels::tanh(x)`. Checked: every Gemm, ConvTranspose and Tanh node of the graph
@@ -68,6 +68,7 @@ struct Built {
     weights_sha256: String,
     int8_values: usize,
     f32_values: usize,
+    int8_gemms: Vec<String>,
 }
 
 fn main() {
@@ -158,8 +159,14 @@ fn build_model(model: &Path, out_dir: &Path) -> Built {
     let count = |op: &str| proto.graph.node.iter().filter(|n| n.op_type == op).count();
     let code = fs::read_to_string(generated.with_extension("rs"))
         .unwrap_or_else(|e| fail(&format!("cannot read burn-onnx's code for {id}: {e}")));
-    let code = rewrite_generated(&code, count("Gemm"), count("ConvTranspose"), count("Tanh"))
-        .unwrap_or_else(|e| fail(&format!("{}: {e}", model.display())));
+    let (code, int8_gemms) = rewrite_generated(
+        &id,
+        &code,
+        count("Gemm"),
+        count("ConvTranspose"),
+        count("Tanh"),
+    )
+    .unwrap_or_else(|e| fail(&format!("{}: {e}", model.display())));
     let source = generated.with_extension("kernels.rs");
     fs::write(&source, code)
         .unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", source.display())));
@@ -182,6 +189,7 @@ fn build_model(model: &Path, out_dir: &Path) -> Built {
         weights_sha256: hex(&Sha256::digest(&weights_bytes)),
         int8_values,
         f32_values,
+        int8_gemms,
     }
 }
 
@@ -423,6 +431,7 @@ fn registry(built: &[Built], out_dir: &Path) -> String {
         writeln!(rs, "        weights_sha256: {:?},", b.weights_sha256).unwrap();
         writeln!(rs, "        int8_values: {},", b.int8_values).unwrap();
         writeln!(rs, "        f32_values: {},", b.f32_values).unwrap();
+        writeln!(rs, "        int8_gemms: &{:?},", b.int8_gemms).unwrap();
         writeln!(rs, "    }},").unwrap();
     }
     writeln!(rs, "];\n").unwrap();
@@ -503,24 +512,34 @@ fn registry(built: &[Built], out_dir: &Path) -> String {
 
 /// Replaces burn-onnx's code for each ONNX Gemm with constant weights,
 /// `x.matmul(constantN_out1) + constantM_out1.unsqueeze()`, with a call into the crate's kernel,
-/// `crate::kernels::linear(x, constantN_out1, constantM_out1)` (see `src/kernels.rs` for why).
+/// `crate::kernels::linear_q("<id>/constantN", x, constantN_out1, constantM_out1)` (see
+/// `src/kernels.rs` for why; the key names the weights' int8 form for one-row products).
 /// Fails unless exactly `gemms` (the graph's Gemm nodes) were replaced and no `.matmul(` is left.
 /// Likewise each ConvTranspose layer, `self.convtranspose2dN.forward(x)`, becomes
 /// `crate::kernels::conv_transpose2d(&self.convtranspose2dN, x)`: all `conv_transposes` of them.
 /// And each Tanh, `x.tanh()`, becomes `crate::kernels::tanh(x)`: all `tanhs` of them.
 fn rewrite_generated(
+    id: &str,
     code: &str,
     gemms: usize,
     conv_transposes: usize,
     tanhs: usize,
-) -> Result<String, String> {
+) -> Result<(String, Vec<String>), String> {
     let gemm = regex::Regex::new(
-        r"(\w+)\.matmul\((constant\d+_out1)\)\s*\+\s*(constant\d+_out1)\.unsqueeze\(\)",
+        r"(\w+)\.matmul\((constant\d+)_out1\)\s*\+\s*(constant\d+_out1)\.unsqueeze\(\)",
     )
     .expect("valid regex");
     let found = gemm.find_iter(code).count();
+    // The weights' key for the int8 one-row path: `<id>/<tensor name>`.
+    let keys: Vec<String> = gemm
+        .captures_iter(code)
+        .map(|c| format!("{id}/{}", &c[2]))
+        .collect();
     let out = gemm
-        .replace_all(code, "crate::kernels::linear($1, $2, $3)")
+        .replace_all(
+            code,
+            format!("crate::kernels::linear_q(\"{id}/$2\", $1, ${{2}}_out1, $3)").as_str(),
+        )
         .into_owned();
     if found != gemms || out.contains(".matmul(") {
         return Err(format!(
@@ -558,7 +577,7 @@ fn rewrite_generated(
     let out = tanh
         .replace_all(&out, "crate::kernels::tanh($1)")
         .into_owned();
-    Ok(out)
+    Ok((out, keys))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -63,6 +63,9 @@ pub mod registry {
         pub int8_values: usize,
         /// Weights stored as f32 (biases, batch-norm statistics, small embeddings).
         pub f32_values: usize,
+        /// Keys (`<id>/<tensor name>`) of the Gemm weights the generated code hands to
+        /// [`crate::kernels::linear_q`].
+        pub int8_gemms: &'static [&'static str],
     }
 
     include!(concat!(env!("OUT_DIR"), "/models.rs"));
@@ -195,8 +198,17 @@ impl WebGenerator {
                 &spec.weights_sha256[..12.min(spec.weights_sha256.len())]
             )));
         }
-        let f32_pack =
+        let (f32_pack, int8) =
             dequantize_pack(weights).map_err(|e| Error::Weights(format!("{file}: {e}")))?;
+        // The Gemm weights' int8 form, for the kernels' one-row products (`linear_q`).
+        for (name, dims, q, scales) in int8 {
+            let key = format!("{id}/{name}");
+            if let ([k, n], true) = (dims.as_slice(), spec.int8_gemms.contains(&key.as_str())) {
+                if let Some(g) = kernels::Int8Gemm::new(&q, &scales, *k, *n) {
+                    kernels::register_int8(key, g);
+                }
+            }
+        }
         // burn-flex: burn's pure-Rust CPU backend (SIMD128 on wasm), f32.
         let device = Device::flex();
         let index = MODELS
@@ -367,9 +379,13 @@ impl WebGenerator {
     }
 }
 
+/// An int8 tensor of a weights file: name, shape, values, per-channel scales.
+type Int8Tensor = (String, Vec<usize>, Vec<i8>, Vec<f32>);
+
 /// Reads a weights file (`<id>.bpk`: int8 tensors with their `/int8_scale` companions, f32
-/// tensors) and writes it again as an all-f32 burnpack that the generated model loads.
-fn dequantize_pack(weights: &[u8]) -> Result<Bytes, String> {
+/// tensors) and writes it again as an all-f32 burnpack that the generated model loads; also
+/// returns its int8 tensors.
+fn dequantize_pack(weights: &[u8]) -> Result<(Bytes, Vec<Int8Tensor>), String> {
     let reader = burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
         .map_err(|e| format!("not a burnpack file: {e}"))?;
     let tensors = reader
@@ -393,6 +409,7 @@ fn dequantize_pack(weights: &[u8]) -> Result<Bytes, String> {
         }
     }
     let mut out = Vec::with_capacity(rest.len());
+    let mut int8_tensors = Vec::new();
     for (name, dtype, shape, id, bytes) in rest {
         if dtype != DType::I8 {
             out.push(burn_pack::Tensor::new(name, dtype, shape, id, bytes));
@@ -411,6 +428,7 @@ fn dequantize_pack(weights: &[u8]) -> Result<Bytes, String> {
         }
         let q: Vec<i8> = bytes.iter().map(|&b| b as i8).collect();
         let values = int8::dequantize(&q, &dims, s);
+        int8_tensors.push((name.clone(), dims.clone(), q, s.clone()));
         let f32_bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         out.push(burn_pack::Tensor::new(
             name,
@@ -420,9 +438,10 @@ fn dequantize_pack(weights: &[u8]) -> Result<Bytes, String> {
             Bytes::from_bytes_vec(f32_bytes),
         ));
     }
-    burn_pack::Writer::new(out)
+    let pack = burn_pack::Writer::new(out)
         .into_bytes()
-        .map_err(|e| format!("cannot convert it to f32: {e}"))
+        .map_err(|e| format!("cannot convert it to f32: {e}"))?;
+    Ok((pack, int8_tensors))
 }
 
 /// Spherical linear interpolation between `a` (t = 0) and `b` (t = 1), computed in f64.
@@ -691,6 +710,32 @@ mod tests {
         }
     }
 
+    /// Every Gemm of every model has its int8 form registered for the one-row path, and that
+    /// path (batch 1, integer products) gives the f32 path's images (batch 4) to 1e-3.
+    #[test]
+    fn one_row_products_use_the_int8_weights() {
+        for m in MODELS {
+            let g = load(m.id);
+            assert!(!m.int8_gemms.is_empty(), "{}: no Gemm keys", m.id);
+            for key in m.int8_gemms {
+                assert!(kernels::has_int8(key), "{key} not registered");
+            }
+            let label = some_label(&g);
+            let four = g.generate(9, 0, 4, label, OFF).unwrap();
+            for i in 0..4 {
+                let one = g.generate(9, i as u64, 1, label, OFF).unwrap();
+                let worst = one
+                    .image(0)
+                    .iter()
+                    .zip(four.image(i))
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0f32, f32::max);
+                println!("{}: batch 1 (int8) vs batch 4 (f32): {worst:e}", m.id);
+                assert!(worst < 1e-3, "{}: int8 path differs by {worst}", m.id);
+            }
+        }
+    }
+
     /// Conditional models draw different images for different classes.
     #[test]
     fn classes_change_the_images() {
@@ -796,7 +841,7 @@ mod tests {
                 m.int8_values,
                 m.f32_values
             );
-            let f32_pack = dequantize_pack(&bytes).unwrap();
+            let (f32_pack, _) = dequantize_pack(&bytes).unwrap();
             let reader = burn_pack::Reader::from_bytes(f32_pack).unwrap();
             let tensors = reader.into_tensors().unwrap();
             assert!(tensors.iter().all(|t| t.dtype == DType::F32), "{}", m.id);
