@@ -67,7 +67,7 @@ impl Int8Gemm {
     /// Packs `q` (`k x n`, row-major) with its per-column `scales`; `None` when the sizes
     /// disagree or `n` is not a multiple of 8.
     pub fn new(q: &[i8], scales: &[f32], k: usize, n: usize) -> Option<Self> {
-        if q.len() != k * n || scales.len() != n || n % 8 != 0 || k == 0 {
+        if q.len() != k * n || scales.len() != n || !n.is_multiple_of(8) || k == 0 {
             return None;
         }
         let pairs = k.div_ceil(2);
@@ -178,9 +178,9 @@ fn gemv_int8(x: &[f32], g: &Int8Gemm, bias: &[f32], out: &mut [f32]) {
     for panel in 0..n / 8 {
         let w = &g.packed[panel * pairs * 16..(panel + 1) * pairs * 16];
         let acc = dot_panel(&xp, w);
-        for c in 0..8 {
+        for (c, a) in acc.iter().enumerate() {
             let j = panel * 8 + c;
-            out[j] = acc[c] as f32 * (sx * g.scales[j]) + bias[j];
+            out[j] = *a as f32 * (sx * g.scales[j]) + bias[j];
         }
     }
 }
