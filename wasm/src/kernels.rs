@@ -615,6 +615,18 @@ mod tests {
     use super::*;
     use burn::tensor::{Device, Distribution, TensorData};
 
+    /// The largest difference between two f32 tensors' values.
+    fn max_diff(got: &TensorData, want: &TensorData) -> f32 {
+        let (g, e) = (
+            got.try_to_vec::<f32>().expect("f32"),
+            want.try_to_vec::<f32>().expect("f32"),
+        );
+        g.iter()
+            .zip(&e)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max)
+    }
+
     /// The kernel against burn's matmul, over shapes that hit every tile and the column tail.
     #[test]
     fn linear_matches_burn_matmul() {
@@ -634,15 +646,7 @@ mod tests {
             let want = (x.clone().matmul(w.clone()) + b.clone().unsqueeze()).into_data();
             let got = linear(x, w, b).into_data();
             assert_eq!(got.shape(), want.shape());
-            let (g, e) = (
-                got.try_to_vec::<f32>().unwrap(),
-                want.try_to_vec::<f32>().unwrap(),
-            );
-            let worst = g
-                .iter()
-                .zip(&e)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f32::max);
+            let worst = max_diff(&got, &want);
             assert!(
                 worst < 1e-4 * (k as f32).sqrt(),
                 "{m}x{k}x{n}: off by {worst}"
@@ -709,15 +713,7 @@ mod tests {
             let want = layer.forward(x.clone()).into_data();
             let got = conv_transpose2d(&layer, x).into_data();
             assert_eq!(got.shape(), want.shape());
-            let (g, e) = (
-                got.try_to_vec::<f32>().unwrap(),
-                want.try_to_vec::<f32>().unwrap(),
-            );
-            let worst = g
-                .iter()
-                .zip(&e)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f32::max);
+            let worst = max_diff(&got, &want);
             assert!(
                 worst < 1e-4,
                 "{batch}x{cin}x{hw}x{hw} -> {cout}: off by {worst}"

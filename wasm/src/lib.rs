@@ -598,6 +598,14 @@ mod tests {
 
     const OFF: Truncation = Truncation::OFF;
 
+    /// The largest difference between two images' values.
+    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max)
+    }
+
     /// Model `id` with the weights file the build wrote.
     fn load(id: &str) -> WebGenerator {
         let path = format!("{}/{id}.bpk", registry::WEIGHTS_DIR);
@@ -674,12 +682,7 @@ mod tests {
             // GEMM picks its micro-kernel by batch size and CPU (AVX2 and AVX-512 differ), so
             // the last bits may differ between batch 1 and batch 4. The browser test holds
             // pixels to ONNX Runtime within 1/255.
-            let worst = one
-                .image(0)
-                .iter()
-                .zip(batch.image(2))
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0f32, f32::max);
+            let worst = max_diff(one.image(0), batch.image(2));
             // Batch 1 also runs its Gemms on the int8 weights in integer arithmetic
             // (`kernels::linear_q`): x rounded to 15 bits moves outputs by < 1e-3.
             assert!(
@@ -726,12 +729,7 @@ mod tests {
             let four = g.generate(9, 0, 4, label, OFF).unwrap();
             for i in 0..4 {
                 let one = g.generate(9, i as u64, 1, label, OFF).unwrap();
-                let worst = one
-                    .image(0)
-                    .iter()
-                    .zip(four.image(i))
-                    .map(|(a, b)| (a - b).abs())
-                    .fold(0.0f32, f32::max);
+                let worst = max_diff(one.image(0), four.image(i));
                 println!("{}: batch 1 (int8) vs batch 4 (f32): {worst:e}", m.id);
                 assert!(worst < 1e-3, "{}: int8 path differs by {worst}", m.id);
             }
@@ -869,12 +867,7 @@ mod tests {
             let label = some_label(&built);
             let a = built.generate(42, 0, 3, label, OFF).unwrap();
             let b = opened.generate(42, 0, 3, label, OFF).unwrap();
-            let worst = a
-                .image(2)
-                .iter()
-                .zip(b.image(2))
-                .map(|(x, y)| (x - y).abs())
-                .fold(0.0f32, f32::max);
+            let worst = max_diff(a.image(2), b.image(2));
             // The generated code runs 3 rows on the int8 one-row kernel (`kernels::linear_q`),
             // the opened file on f32 weights: < 1e-3 apart.
             assert!(worst < 1e-3, "{}: opened file differs by {worst}", m.id);
