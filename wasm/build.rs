@@ -13,7 +13,8 @@
 //!    `src/kernels.rs`; `<id>.kernels.rs`): `x.matmul(constantN_out1) +
 //!    constantM_out1.unsqueeze()` becomes `crate::kernels::linear_q("<id>/constantN", x, constantN_out1,
 //!    constantM_out1)` and `self.convtranspose2dN.forward(x)` becomes
-//!    `crate::kernels::conv_transpose2d(&self.convtranspose2dN, x)`, `x.tanh()`
+//!    `crate::kernels::conv_transpose2d_q("<id>/convtranspose2dN.weight", &self.convtranspose2dN,
+//!    x)`, `x.tanh()`
 //!    `crate::kernels::tanh(x)`. Checked: every Gemm, ConvTranspose and Tanh node of the graph
 //!    must be rewritten, else the build fails (a burn-onnx upgrade that changes the code it
 //!    writes shows here, not as a slow page).
@@ -563,8 +564,16 @@ fn rewrite_generated(
              (rewrite_generated) must learn the code this burn-onnx writes"
         ));
     }
+    let mut keys = keys;
+    keys.extend(
+        conv.captures_iter(&out)
+            .map(|c| format!("{id}/{}.weight", &c[1])),
+    );
     let out = conv
-        .replace_all(&out, "crate::kernels::conv_transpose2d(&self.$1, ")
+        .replace_all(
+            &out,
+            format!("crate::kernels::conv_transpose2d_q(\"{id}/$1.weight\", &self.$1, ").as_str(),
+        )
         .into_owned();
     let tanh = regex::Regex::new(r"(\w+)\.tanh\(\)").expect("valid regex");
     let found = tanh.find_iter(&out).count();

@@ -112,77 +112,127 @@ pub fn has_int8(key: &str) -> bool {
     INT8.with(|r| r.borrow().contains_key(key))
 }
 
-/// [`linear`], except that products of fewer than 4 rows run on the int8 weights registered
-/// as `key`, when there are some, in integer arithmetic.
+/// [`linear`] on the int8 weights registered as `key`, when there are some, in integer
+/// arithmetic.
 ///
 /// Why: at batch 1 a Gemm reads each weight once, so it runs at the speed the weights stream
 /// in; f32 weights held the MLP at 0.100 ms per image against onnxruntime-web's 0.085. int8
 /// weights are a quarter of the bytes, but widening them to f32 costs SIMD128 about ten
 /// instructions per 16 weights (measured slower: 0.18 ms). Integer products need no float
-/// conversion: the row `x` is scaled to 15-bit integers (`sx = max |x| / xmax`), and
+/// conversion: each row of `x` is scaled to 15-bit integers (`sx = max |x| / xmax`), and
 /// `i32x4.dot_i16x8_s` multiplies two rows of weights by two of `x` at once, so 16 weights
-/// take one load, two widenings, two dot products and two adds. The result,
+/// take one load, two widenings, two dot products and two adds (for four rows of `x`, the load
+/// and widenings serve all four). The result,
 /// `(xq · q) * sx * scale + b`, differs from the f32 product by the rounding of `x` to
 /// `xmax` steps (2^-15 of its largest value): far below the 1/255 the browser test holds the
 /// page to against ONNX Runtime.
 pub fn linear_q(key: &str, x: Tensor<2>, w: Tensor<2>, b: Tensor<1>) -> Tensor<2> {
     let [m, k] = x.dims();
-    if m < 4 {
-        let g = INT8.with(|r| r.borrow().get(key).cloned());
-        if let (Some(g), Some(xf), Some(bf)) = (g, flex_f32(&x), flex_f32(&b)) {
-            let (xs, bs) = (
-                xf.as_slice::<f32>().unwrap_or_default(),
-                bf.as_slice::<f32>().unwrap_or_default(),
-            );
-            if g.k == k && bs.len() == g.n && xs.len() == m * k {
-                let n = g.n;
-                let mut out = vec![0f32; m * n];
-                for r in 0..m {
-                    gemv_int8(
-                        &xs[r * k..(r + 1) * k],
-                        &g,
-                        bs,
-                        &mut out[r * n..(r + 1) * n],
-                    );
-                }
-                let data = burn::tensor::TensorData::new(out, [m, n]);
-                return Tensor::from_primitive::<Flex>(FlexTensor::from_data(data));
-            }
+    let g = INT8.with(|r| r.borrow().get(key).cloned());
+    if let (Some(g), Some(xf), Some(bf)) = (g, flex_f32(&x), flex_f32(&b)) {
+        let (xs, bs) = (
+            xf.as_slice::<f32>().unwrap_or_default(),
+            bf.as_slice::<f32>().unwrap_or_default(),
+        );
+        if g.k == k && bs.len() == g.n && xs.len() == m * k {
+            let mut out = vec![0f32; m * g.n];
+            gemm_int8(xs, m, &g, Some(bs), &mut out);
+            let data = burn::tensor::TensorData::new(out, [m, g.n]);
+            return Tensor::from_primitive::<Flex>(FlexTensor::from_data(data));
         }
     }
     linear(x, w, b)
 }
 
-/// One row on packed int8 weights: `out = (xq · q) * sx * scales + bias` (see [`linear_q`]).
-fn gemv_int8(x: &[f32], g: &Int8Gemm, bias: &[f32], out: &mut [f32]) {
+/// `out[m, n] = (xq · q) * sx * scales + bias` for `m` rows of `x` (see [`linear_q`]): each
+/// row scaled to integers on its own, so a row's result does not depend on the others.
+fn gemm_int8(x: &[f32], m: usize, g: &Int8Gemm, bias: Option<&[f32]>, out: &mut [f32]) {
     let (k, n) = (g.k, g.n);
     let pairs = k.div_ceil(2);
     // The largest |xq| that keeps every i32 sum exact: 2 * pairs * xmax * 127 < 2^31.
     let xmax = (i32::MAX as usize / (2 * pairs * 127)).min(16383) as f32;
-    let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
-    if amax == 0.0 || !amax.is_finite() {
-        // A zero row is the bias; a non-finite one goes the f32 way (NaN stays NaN).
-        for (j, o) in out.iter_mut().enumerate() {
-            *o = bias[j] + if amax == 0.0 { 0.0 } else { f32::NAN };
+    let mut sx = vec![0f32; m];
+    // Each row's pairs (x[2p], x[2p + 1]) as one i32: two i16 lanes, ready to splat.
+    let mut xp = vec![0i32; m * pairs];
+    for r in 0..m {
+        let row = &x[r * k..(r + 1) * k];
+        let amax = row.iter().fold(0f32, |a, v| a.max(v.abs()));
+        // A zero row gives the bias; a non-finite one NaN, as f32 arithmetic would.
+        sx[r] = if amax.is_finite() {
+            amax / xmax
+        } else {
+            f32::NAN
+        };
+        if amax == 0.0 || !amax.is_finite() {
+            continue;
         }
-        return;
+        let q = |i: usize| row.get(i).map_or(0, |v| (v / sx[r]).round() as i16);
+        for (p, v) in xp[r * pairs..(r + 1) * pairs].iter_mut().enumerate() {
+            *v = (i32::from(q(2 * p + 1)) << 16) | i32::from(q(2 * p) as u16);
+        }
     }
-    let sx = amax / xmax;
-    // The pairs (x[2p], x[2p + 1]) as one i32 each: two i16 lanes, ready to splat.
-    let xp: Vec<i32> = (0..pairs)
-        .map(|p| {
-            let q = |i: usize| x.get(i).map_or(0, |v| (v / sx).round() as i16);
-            (i32::from(q(2 * p + 1)) << 16) | i32::from(q(2 * p) as u16)
-        })
-        .collect();
-    for panel in 0..n / 8 {
-        let w = &g.packed[panel * pairs * 16..(panel + 1) * pairs * 16];
-        let acc = dot_panel(&xp, w);
+    let write = |out: &mut [f32], r: usize, panel: usize, acc: &[i32; 8]| {
         for (c, a) in acc.iter().enumerate() {
             let j = panel * 8 + c;
-            out[j] = *a as f32 * (sx * g.scales[j]) + bias[j];
+            let b = bias.map_or(0.0, |b| b[j]);
+            out[r * n + j] = *a as f32 * (sx[r] * g.scales[j]) + b;
+        }
+    };
+    for panel in 0..n / 8 {
+        let w = &g.packed[panel * pairs * 16..(panel + 1) * pairs * 16];
+        let mut r = 0;
+        while r + 4 <= m {
+            let rows: [&[i32]; 4] =
+                core::array::from_fn(|i| &xp[(r + i) * pairs..(r + i + 1) * pairs]);
+            for (i, acc) in dot_panel4(rows, w).iter().enumerate() {
+                write(out, r + i, panel, acc);
+            }
+            r += 4;
+        }
+        while r < m {
+            write(
+                out,
+                r,
+                panel,
+                &dot_panel(&xp[r * pairs..(r + 1) * pairs], w),
+            );
+            r += 1;
         }
     }
+}
+
+/// [`dot_panel`] for four rows at once: each 16-byte load of weights serves all four.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+fn dot_panel4(xp: [&[i32]; 4], w: &[i8]) -> [[i32; 8]; 4] {
+    use core::arch::wasm32::*;
+    let pairs = xp[0].len();
+    debug_assert_eq!(w.len(), pairs * 16);
+    let mut acc = [[i32x4_splat(0); 2]; 4];
+    for p in 0..pairs {
+        // SAFETY: w holds 16 bytes per pair.
+        let v = unsafe { v128_load(w.as_ptr().add(p * 16).cast()) };
+        let (lo, hi) = (i16x8_extend_low_i8x16(v), i16x8_extend_high_i8x16(v));
+        for (a, x) in acc.iter_mut().zip(&xp) {
+            let x = i32x4_splat(x[p]);
+            a[0] = i32x4_add(a[0], i32x4_dot_i16x8(lo, x));
+            a[1] = i32x4_add(a[1], i32x4_dot_i16x8(hi, x));
+        }
+    }
+    acc.map(|a| {
+        let mut out = [0i32; 8];
+        // SAFETY: out holds 8 i32.
+        unsafe {
+            v128_store(out.as_mut_ptr().cast(), a[0]);
+            v128_store(out.as_mut_ptr().add(4).cast(), a[1]);
+        }
+        out
+    })
+}
+
+/// [`dot_panel`] for four rows at once (the same integer arithmetic as the SIMD128 version).
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+fn dot_panel4(xp: [&[i32]; 4], w: &[i8]) -> [[i32; 8]; 4] {
+    xp.map(|x| dot_panel(x, w))
 }
 
 /// The 8 column sums of one panel: `sum_p x[2p] q[2p][c] + x[2p + 1] q[2p + 1][c]`.
@@ -258,6 +308,13 @@ fn flex_f32<const D: usize>(t: &Tensor<D>) -> Option<FlexTensor> {
 /// (7 x 7) its GEMM has 49 columns, and took 0.8 ms of the mnist-cdcgan's first
 /// ConvTranspose per image, more than onnxruntime-web's whole model (0.6 ms).
 pub fn conv_transpose2d(layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
+    conv_transpose2d_q("", layer, x)
+}
+
+/// [`conv_transpose2d`] with its GEMM on the int8 weights registered as `key` (`<model
+/// id>/<layer>.weight`, see [`register_int8`]) when there are some, in integer arithmetic like
+/// [`linear_q`]: each input position's channels are one row, scaled to integers on its own.
+pub fn conv_transpose2d_q(key: &str, layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
     let options = ConvTransposeOptions::new(
         layer.stride,
         layer.padding,
@@ -265,11 +322,13 @@ pub fn conv_transpose2d(layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
         layer.dilation,
         layer.groups,
     );
-    conv_transpose2d_with(
+    let int8 = INT8.with(|r| r.borrow().get(key).cloned());
+    conv_transpose2d_impl(
         x,
         layer.weight.val(),
         layer.bias.as_ref().map(|b| b.val()),
         options,
+        int8.as_deref(),
     )
 }
 
@@ -280,6 +339,19 @@ pub fn conv_transpose2d_with(
     weight: Tensor<4>,
     bias: Option<Tensor<1>>,
     options: ConvTransposeOptions<2>,
+) -> Tensor<4> {
+    conv_transpose2d_impl(x, weight, bias, options, None)
+}
+
+/// Narrowest ConvTranspose GEMM (`out channels x kh x kw` columns) run on int8 weights.
+const INT8_MIN_COLUMNS: usize = 128;
+
+fn conv_transpose2d_impl(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvTransposeOptions<2>,
+    int8: Option<&Int8Gemm>,
 ) -> Tensor<4> {
     let fallback =
         |x, weight, bias, options| burn::tensor::module::conv_transpose2d(x, weight, bias, options);
@@ -325,7 +397,13 @@ pub fn conv_transpose2d_with(
     }
     let n = cout * kh * kw;
     let mut cols = vec![0f32; batch * hw * n];
-    gemm_bias(&xt, ws, &vec![0f32; n], &mut cols, batch * hw, cin, n);
+    // Integer products pay per row (scaling it to integers, then per output a conversion and
+    // two multiplies): with few columns that costs more than it saves, so narrow outputs (the
+    // last layer: 16 or 48 columns) stay on the f32 kernel.
+    match int8.filter(|g| g.k == cin && g.n == n && n >= INT8_MIN_COLUMNS) {
+        Some(g) => gemm_int8(&xt, batch * hw, g, None, &mut cols),
+        None => gemm_bias(&xt, ws, &vec![0f32; n], &mut cols, batch * hw, cin, n),
+    }
     let mut out = vec![0f32; batch * cout * oh * ow];
     if let Some(bf) = &bf {
         let bs = bf.as_slice::<f32>().unwrap_or_default();
@@ -625,6 +703,58 @@ mod tests {
             .zip(&e)
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f32::max)
+    }
+
+    /// The integer kernel against f32 products on the same int8 weights, over row counts that
+    /// hit the 4-row blocks and their tail, odd and even depths, zero and non-finite rows.
+    #[test]
+    fn int8_products_match_f32_on_the_same_weights() {
+        let mut seed = 7u32;
+        let mut next = || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        };
+        for (m, k, n) in [
+            (1, 100, 256),
+            (3, 7, 8),
+            (4, 150, 64),
+            (9, 129, 24),
+            (64, 64, 16),
+        ] {
+            let w: Vec<f32> = (0..k * n).map(|_| next()).collect();
+            let scales = crate::int8::scales(&w, &[k, n]);
+            let q = crate::int8::quantize(&w, &[k, n], &scales);
+            let deq = crate::int8::dequantize(&q, &[k, n], &scales);
+            let g = Int8Gemm::new(&q, &scales, k, n).expect("valid sizes");
+            let mut x: Vec<f32> = (0..m * k).map(|_| next() * 4.0).collect();
+            x[..k].fill(0.0); // row 0 is zero: the bias
+            let bias: Vec<f32> = (0..n).map(|_| next()).collect();
+            let mut got = vec![0f32; m * n];
+            gemm_int8(&x, m, &g, Some(&bias), &mut got);
+            let mut want = vec![0f32; m * n];
+            gemm_bias(&x, &deq, &bias, &mut want, m, k, n);
+            for r in 0..m {
+                // The rounding of x to 15 bits, relative to the row's size.
+                let scale: f32 = x[r * k..(r + 1) * k].iter().map(|v| v.abs()).sum::<f32>() + 1.0;
+                for j in 0..n {
+                    let (a, b) = (got[r * n + j], want[r * n + j]);
+                    assert!(
+                        (a - b).abs() <= 1e-4 * scale,
+                        "{m}x{k}x{n} row {r} col {j}: {a} vs {b}"
+                    );
+                }
+            }
+            assert_eq!(&got[..n], &bias[..], "a zero row gives the bias");
+        }
+        // A non-finite row gives NaN, like f32 arithmetic.
+        let g = Int8Gemm::new(&[1; 16], &[1.0; 8], 2, 8).expect("valid sizes");
+        let mut out = [0f32; 8];
+        gemm_int8(&[f32::INFINITY, 1.0], 1, &g, None, &mut out);
+        assert!(out.iter().all(|v| v.is_nan()), "{out:?}");
+        assert!(
+            Int8Gemm::new(&[0; 12], &[1.0; 6], 2, 6).is_none(),
+            "n must be a multiple of 8"
+        );
     }
 
     /// The kernel against burn's matmul, over shapes that hit every tile and the column tail.
