@@ -95,8 +95,8 @@ impl Canvas {
     }
 }
 
-/// Largest and mean per-value difference (of 255) between the page's images `first..` and
-/// `native`'s, and where the largest is (image, value).
+/// Largest and mean per-value difference (of 255, the mean over R, G and B) between the
+/// page's images `first..` and `native`'s, and where the largest is (image, value).
 fn difference(canvas: &Canvas, first: usize, native: &ImageBatch) -> (u8, f64, usize, usize) {
     let (mut worst, mut at, mut sum, mut n) = (0u8, (0, 0), 0u64, 0u64);
     for i in 0..native.len() {
@@ -110,8 +110,11 @@ fn difference(canvas: &Canvas, first: usize, native: &ImageBatch) -> (u8, f64, u
             if d > worst {
                 (worst, at) = (d, (i, k));
             }
-            sum += u64::from(d);
-            n += 1;
+            // The mean is over colour values: alpha is always 255 on both sides.
+            if k % 4 != 3 {
+                sum += u64::from(d);
+                n += 1;
+            }
         }
     }
     (worst, sum as f64 / n.max(1) as f64, at.0, at.1)
