@@ -8,7 +8,8 @@
 //! The module holds the code of every model; each model's weights are a separate file
 //! (`web/pkg/models/<id>.bpk`, int8 per channel, see [`int8`]) that the page fetches when the
 //! model is picked and hands to [`WebGenerator::load`], which checks it against the SHA-256 the
-//! build recorded. All arithmetic is f32.
+//! build recorded. The Gemm and wide ConvTranspose layers multiply the int8 weights in integer
+//! arithmetic ([`kernels::linear_q`]); everything else is f32.
 //!
 //! [`WebGenerator`] is the Rust API (native and wasm). The JavaScript API (wasm-bindgen, see
 //! `web/README.md`) is in [`js`]: `models()`, `Generator.load(id, bytes)`, and on a generator
