@@ -297,10 +297,7 @@ fn floats(t: &TensorProto) -> Result<Vec<f32>, String> {
                 t.raw_data.len()
             ));
         }
-        Ok(t.raw_data
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect())
+        Ok(int8::f32s_from_le(&t.raw_data))
     } else {
         Ok(t.float_data.clone())
     }

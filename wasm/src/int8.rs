@@ -10,6 +10,15 @@
 //! quantizes the ONNX model) and in the module (which reads the weights back): both include
 //! this file, and it is a dozen lines.
 
+/// The f32 values of a tensor's raw little-endian bytes (ONNX `raw_data`, burnpack data); a
+/// trailing partial value is ignored (callers check the length).
+pub fn f32s_from_le(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
 /// Smallest tensor that is stored as int8.
 pub const MIN_VALUES: usize = 1024;
 

@@ -245,10 +245,7 @@ fn constant(t: &TensorProto, device: &Device) -> Result<Value, FileError> {
             let values: Vec<f32> = if t.raw_data.is_empty() {
                 t.float_data.clone()
             } else {
-                t.raw_data
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect()
+                crate::int8::f32s_from_le(&t.raw_data)
             };
             if values.len() != n {
                 return Err(format!(

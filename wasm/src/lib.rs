@@ -416,10 +416,7 @@ fn dequantize_pack(weights: &[u8]) -> Result<(Bytes, Vec<Int8Tensor>), String> {
             .map_err(|e| format!("cannot read a tensor: {e}"))?;
         match name.strip_suffix(SCALE_SUFFIX) {
             Some(of) if dtype == DType::F32 => {
-                let s: Vec<f32> = bytes
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect();
+                let s = int8::f32s_from_le(&bytes);
                 scales.insert(of.to_string(), s);
             }
             _ => rest.push((name, dtype, shape, id, bytes)),
