@@ -341,6 +341,8 @@ async function openFile(file) {
     const generator = gan.Generator.from_onnx(file.name, bytes);
     const info = JSON.parse(generator.info());
     const ms = performance.now() - t0;
+    // The file opened before is replaced: give its weights back to the module's memory.
+    if (fileModel) fileModel.generator.free();
     fileModel = { info, generator, note: `Opened from this device (${kib(file.size)}, f32 weights) in ${ms.toFixed(0)} ms.` };
     const select = $('model-select');
     let option = Array.from(select.options).find((o) => o.value === 'file');
