@@ -13,9 +13,7 @@ use wasm_bindgen::prelude::*;
 
 use gan_runtime::Truncation;
 
-use crate::{
-    batch_rgba, model_info_json, models_json, seed_from_number, Error, WebGenerator, MAX_COUNT,
-};
+use crate::{batch_rgba, model_info_json, models_json, seed_from_number, Error, WebGenerator};
 
 fn to_js(e: Error) -> JsError {
     JsError::new(&e.to_string())
@@ -127,18 +125,9 @@ impl Generator {
         let seed = seed_from_number("seed", seed).map_err(to_js)?;
         let index = seed_from_number("index", index).map_err(to_js)?;
         let truncation = self::truncation(truncation)?;
-        if count == 0 || count as usize > MAX_COUNT {
-            return Err(JsError::new(&format!(
-                "count must be 1..={MAX_COUNT}, got {count}"
-            )));
-        }
-        Ok(gan_runtime::latent_batch_truncated(
-            seed,
-            index,
-            count as usize,
-            self.inner.contract().latent_dim,
-            truncation,
-        ))
+        self.inner
+            .latents(seed, index, count as usize, truncation)
+            .map_err(to_js)
     }
 }
 

@@ -202,7 +202,8 @@ impl WebGenerator {
         }
         let (f32_pack, int8) =
             dequantize_pack(weights).map_err(|e| Error::Weights(format!("{file}: {e}")))?;
-        // The Gemm weights' int8 form, for the kernels' one-row products (`linear_q`).
+        // The Gemm and ConvTranspose weights' int8 form, for the kernels' integer products
+        // (`kernels::linear_q`, `kernels::conv_transpose2d_q`).
         for (name, dims, q, scales) in int8 {
             let key = format!("{id}/{name}");
             if !spec.int8_gemms.contains(&key.as_str()) {
@@ -289,6 +290,19 @@ impl WebGenerator {
         label: Option<usize>,
         truncation: Truncation,
     ) -> Result<ImageBatch, Error> {
+        let z = self.latents(seed, index, count, truncation)?;
+        self.run(z, count, label)
+    }
+
+    /// The latents of samples `index .. index + count` of `seed`, row-major
+    /// `[count, latent_dim]`, truncated by the runtime's rule: what [`Self::generate`] runs.
+    pub fn latents(
+        &self,
+        seed: u64,
+        index: u64,
+        count: usize,
+        truncation: Truncation,
+    ) -> Result<Vec<f32>, Error> {
         if count == 0 || count > MAX_COUNT {
             return Err(Error::Request(format!(
                 "count must be 1..={MAX_COUNT}, got {count}"
@@ -299,8 +313,13 @@ impl WebGenerator {
                 "sample indices {index}..{index}+{count} overflow"
             )));
         }
-        let z = latent_batch_truncated(seed, index, count, self.contract.latent_dim, truncation);
-        self.run(z, count, label)
+        Ok(latent_batch_truncated(
+            seed,
+            index,
+            count,
+            self.contract.latent_dim,
+            truncation,
+        ))
     }
 
     /// Sample `index` at `t` of the way from `seed_a` to `seed_b`: the two latents are
