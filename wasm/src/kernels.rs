@@ -53,9 +53,10 @@ pub fn linear(x: Tensor<2>, w: Tensor<2>, b: Tensor<1>) -> Tensor<2> {
 }
 
 /// A Gemm's int8 weights (`q [k, n]`, one scale per column: the weights file's form, see
-/// [`crate::int8`]) packed for [`linear_q`]'s one-row products: panels of 8 columns, each
-/// holding rows `2p` and `2p + 1` interleaved per column (`[n / 8][k / 2][8][2]` bytes, `k`
-/// rounded up to even with a zero row), the pairs `i32x4.dot_i16x8_s` multiplies.
+/// [`crate::int8`]) packed for the integer products of [`linear_q`] and
+/// [`conv_transpose2d_q`]: panels of 8 columns, each holding rows `2p` and `2p + 1`
+/// interleaved per column (`[n / 8][k / 2][8][2]` bytes, `k` rounded up to even with a zero
+/// row), the pairs `i32x4.dot_i16x8_s` multiplies.
 pub struct Int8Gemm {
     packed: Vec<i8>,
     scales: Vec<f32>,
@@ -308,26 +309,36 @@ fn flex_f32<const D: usize>(t: &Tensor<D>) -> Option<FlexTensor> {
 /// (7 x 7) its GEMM has 49 columns, and took 0.8 ms of the mnist-cdcgan's first
 /// ConvTranspose per image, more than onnxruntime-web's whole model (0.6 ms).
 pub fn conv_transpose2d(layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
-    conv_transpose2d_q("", layer, x)
+    conv_transpose2d_impl(
+        x,
+        layer.weight.val(),
+        layer.bias.as_ref().map(|b| b.val()),
+        options_of(layer),
+        None,
+    )
+}
+
+/// A burn ConvTranspose2d layer's stride, padding, output padding, dilation and groups.
+fn options_of(layer: &ConvTranspose2d) -> ConvTransposeOptions<2> {
+    ConvTransposeOptions::new(
+        layer.stride,
+        layer.padding,
+        layer.padding_out,
+        layer.dilation,
+        layer.groups,
+    )
 }
 
 /// [`conv_transpose2d`] with its GEMM on the int8 weights registered as `key` (`<model
 /// id>/<layer>.weight`, see [`register_int8`]) when there are some, in integer arithmetic like
 /// [`linear_q`]: each input position's channels are one row, scaled to integers on its own.
 pub fn conv_transpose2d_q(key: &str, layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
-    let options = ConvTransposeOptions::new(
-        layer.stride,
-        layer.padding,
-        layer.padding_out,
-        layer.dilation,
-        layer.groups,
-    );
     let int8 = INT8.with(|r| r.borrow().get(key).cloned());
     conv_transpose2d_impl(
         x,
         layer.weight.val(),
         layer.bias.as_ref().map(|b| b.val()),
-        options,
+        options_of(layer),
         int8.as_deref(),
     )
 }
