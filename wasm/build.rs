@@ -172,9 +172,8 @@ fn build_model(model: &Path, out_dir: &Path) -> Built {
     fs::write(&source, code)
         .unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", source.display())));
     let weights = out_dir.join("weights").join(format!("{id}.bpk"));
-    let (int8_values, f32_values) =
+    let (weights_bytes, int8_values, f32_values) =
         write_int8(&generated.with_extension("bpk"), &weights, &quantized);
-    let weights_bytes = fs::read(&weights).expect("read the weights just written");
     let file_name = model
         .file_name()
         .unwrap_or_default()
@@ -306,8 +305,8 @@ fn floats(t: &TensorProto) -> Result<Vec<f32>, String> {
 /// Rewrites burn-onnx's f32 burnpack `src` at `dst` with each quantized weight stored as int8
 /// plus its scales (`<name>/int8_scale`). A tensor is matched to its int8 form by its exact
 /// bytes, so the page reads back bit-for-bit the weights of the reference model. Returns the
-/// number of int8 and f32 values written.
-fn write_int8(src: &Path, dst: &Path, quantized: &[Quantized]) -> (usize, usize) {
+/// file's bytes and the number of int8 and f32 values written.
+fn write_int8(src: &Path, dst: &Path, quantized: &[Quantized]) -> (Vec<u8>, usize, usize) {
     let cannot_read =
         |e: burn_pack::Error| -> ! { fail(&format!("cannot read {}: {e}", src.display())) };
     let reader = burn_pack::Reader::from_file(src).unwrap_or_else(|e| cannot_read(e));
@@ -355,14 +354,16 @@ fn write_int8(src: &Path, dst: &Path, quantized: &[Quantized]) -> (usize, usize)
             quantized[i].q.len()
         ));
     }
-    burn_pack::Writer::new(tensors)
+    let bytes = burn_pack::Writer::new(tensors)
         .with_metadata(
             "producer",
             "gan-wasm build.rs: burn-onnx weights, int8 per channel of axis 1 (src/int8.rs)",
         )
-        .write_to_file(dst)
+        .into_bytes()
         .unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", dst.display())));
-    (n_int8, n_f32)
+    fs::write(dst, &bytes[..])
+        .unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", dst.display())));
+    (bytes.to_vec(), n_int8, n_f32)
 }
 
 /// `models.rs`: the model modules, the `Net` enum and the `MODELS` table.
@@ -511,7 +512,7 @@ fn registry(built: &[Built], out_dir: &Path) -> String {
 /// Replaces burn-onnx's code for each ONNX Gemm with constant weights,
 /// `x.matmul(constantN_out1) + constantM_out1.unsqueeze()`, with a call into the crate's kernel,
 /// `crate::kernels::linear_q("<id>/constantN", x, constantN_out1, constantM_out1)` (see
-/// `src/kernels.rs` for why; the key names the weights' int8 form for one-row products).
+/// `src/kernels.rs` for why; the key names the weights' int8 form for its integer products).
 /// Fails unless exactly `gemms` (the graph's Gemm nodes) were replaced and no `.matmul(` is left.
 /// Likewise each ConvTranspose layer, `self.convtranspose2dN.forward(x)`, becomes
 /// `crate::kernels::conv_transpose2d(&self.convtranspose2dN, x)`: all `conv_transposes` of them.
@@ -528,7 +529,7 @@ fn rewrite_generated(
     )
     .expect("valid regex");
     let found = gemm.find_iter(code).count();
-    // The weights' key for the int8 one-row path: `<id>/<tensor name>`.
+    // The weights' key for the int8 integer products: `<id>/<tensor name>`.
     let keys: Vec<String> = gemm
         .captures_iter(code)
         .map(|c| format!("{id}/{}", &c[2]))
