@@ -40,6 +40,7 @@ fi
 # 128-bit SIMD (every current browser: Chrome 91+, Firefox 89+, Safari 16.4+): LLVM vectorizes
 # the GEMM kernels with it.
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:--C target-feature=+simd128}"
+mkdir -p "$CARGO_TARGET_DIR"   # absent on a fresh clone
 messages="$CARGO_TARGET_DIR/build-wasm.messages.json"
 "${cargo[@]}" build --manifest-path wasm/Cargo.toml --release --target "$target" \
   ${build_std[@]+"${build_std[@]}"} --message-format=json-render-diagnostics >"$messages"
