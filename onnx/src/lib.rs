@@ -5,7 +5,7 @@
 //! - [`graph`]: constructors for tensors, nodes, attributes and value infos;
 //! - [`read`]: an initializer's floats, a node's attributes, the [`ModelContract`] out of a
 //!   model's `metadata_props`;
-//! - [`file`]: reading a model with errors that name the file, writing one atomically.
+//! - [`file`](mod@file): reading a model with errors that name the file, writing one atomically.
 //!
 //! ```
 //! use gan_onnx::graph::{attr_int, f32_tensor, node};

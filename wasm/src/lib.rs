@@ -279,7 +279,7 @@ impl WebGenerator {
         &self.contract
     }
 
-    /// Samples `index .. index + count` of `seed` (see [`gan_runtime::latent`]), with
+    /// Samples `index .. index + count` of `seed` (see [`gan_runtime::latent()`]), with
     /// `truncation` applied to their latents by the runtime's rule ([`Truncation`]); for
     /// conditional models, all of class `label`.
     pub fn generate(
