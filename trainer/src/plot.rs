@@ -375,6 +375,28 @@ fn mix_with_white(c: RGBColor, amount: f64) -> RGBColor {
     RGBColor(m(c.0), m(c.1), m(c.2))
 }
 
+/// Removes the sample grids `out_dir/samples/step_NNNNNN.png` past step `keep_up_to` (all of
+/// them for `None`): grids an earlier run left in the same `--out`. A fresh run passes `None`, a
+/// resumed one its checkpoint's step (grids after it are redone). Without this,
+/// [`write_progress_gif`] would animate another run's grids, or fail on their size. Returns how
+/// many were removed.
+pub fn remove_stale_grids(out_dir: &Path, keep_up_to: Option<u64>) -> Result<usize, PlotError> {
+    let dir = out_dir.join("samples");
+    if !dir.is_dir() {
+        return Ok(0);
+    }
+    let mut removed = 0;
+    for (step, path) in sample_grids(&dir)? {
+        if keep_up_to.is_none_or(|keep| step > keep) {
+            std::fs::remove_file(&path).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("cannot remove {}: {e}", path.display()))
+            })?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// The sample grids `dir/step_NNNNNN.png`, sorted by step.
 pub fn sample_grids(dir: &Path) -> Result<Vec<(u64, PathBuf)>, PlotError> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
@@ -572,6 +594,35 @@ mod tests {
         assert_eq!(format_tick(1500.0, 10_000.0), "1500");
         assert_eq!(format_tick(0.25, 1.0), "0.25");
         assert_eq!(format_tick(1.234, 0.1), "1.234");
+    }
+
+    #[test]
+    fn stale_grids_past_the_kept_step_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            remove_stale_grids(dir.path(), None).unwrap(),
+            0,
+            "no samples dir"
+        );
+        let samples = dir.path().join("samples");
+        std::fs::create_dir_all(&samples).unwrap();
+        for step in [100u64, 200, 300] {
+            std::fs::write(samples.join(format!("step_{step:06}.png")), b"grid").unwrap();
+        }
+        std::fs::write(samples.join("latest.png"), b"not a grid").unwrap();
+        assert_eq!(remove_stale_grids(dir.path(), Some(200)).unwrap(), 1);
+        let steps: Vec<u64> = sample_grids(&samples)
+            .unwrap()
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        assert_eq!(steps, vec![100, 200]);
+        assert_eq!(remove_stale_grids(dir.path(), None).unwrap(), 2);
+        assert!(sample_grids(&samples).unwrap().is_empty());
+        assert!(
+            samples.join("latest.png").is_file(),
+            "only step grids are removed"
+        );
     }
 
     #[test]

@@ -215,6 +215,16 @@ pub fn run(options: &RunOptions, data: &Dataset) -> Result<RunResult, RunError> 
         )));
     }
 
+    // Grids of an earlier run in the same --out (another model, or past this checkpoint) would
+    // end up in this run's progress.gif.
+    let stale = crate::plot::remove_stale_grids(&options.out_dir, options.resume.then_some(first))?;
+    if stale > 0 && options.progress {
+        eprintln!(
+            "{}: removed {stale} sample grid(s) an earlier run left there",
+            options.out_dir.join("samples").display()
+        );
+    }
+
     let bar = if options.progress {
         let bar = ProgressBar::new(options.steps);
         bar.set_position(first);

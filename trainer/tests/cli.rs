@@ -20,7 +20,14 @@ fn bad_arguments_are_clear_errors() {
     std::fs::write(&blocker, "x").unwrap();
     let out_under_file = blocker.join("out");
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["--data", "/no/such/dir"], "/no/such/dir"),
+        (
+            vec!["--data", "/no/such/dir"],
+            "cannot read /no/such/dir: no such folder",
+        ),
+        (
+            vec!["--data", blocker.to_str().unwrap()],
+            "a-file: not a directory (--data takes a folder)",
+        ),
         (
             vec!["--data", data, "--steps", "0"],
             "--steps must be at least 1",

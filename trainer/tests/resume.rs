@@ -278,3 +278,52 @@ fn resuming_a_conditional_run_needs_no_conditional_flag() {
     let contract = gan_onnx::read::contract(&gan_onnx::file::load(&onnx).unwrap()).unwrap();
     assert_eq!(contract.class_names.join(","), names);
 }
+
+/// The step grids in `out/samples`, by step.
+fn grid_steps(out: &Path) -> Vec<u64> {
+    gan_trainer::plot::sample_grids(&out.join("samples"))
+        .unwrap()
+        .into_iter()
+        .map(|(step, _)| step)
+        .collect()
+}
+
+#[test]
+fn a_new_run_in_the_same_out_replaces_the_old_runs_grids() {
+    use image::AnimationDecoder;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    // A conditional run first: its grids have one column per class, wider than the next run's.
+    let o = trainer_steps(&out, "80", &["--conditional"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(grid_steps(&out), vec![40, 80]);
+
+    // An unconditional run for fewer steps into the same folder: before, its progress.gif
+    // failed on the old grids' size (and otherwise animated them).
+    let o = trainer_steps(&out, "40", &[]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(grid_steps(&out), vec![40]);
+    let gif =
+        std::io::BufReader::new(std::fs::File::open(out.join("samples/progress.gif")).unwrap());
+    let frames = image::codecs::gif::GifDecoder::new(gif)
+        .unwrap()
+        .into_frames()
+        .collect_frames()
+        .unwrap();
+    assert_eq!(frames.len(), 1);
+
+    // --resume keeps the grids up to its checkpoint (step 80) and drops the ones after it,
+    // here one a longer earlier run left at step 200.
+    let o = trainer_steps(&out, "80", &[]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::copy(
+        out.join("samples/step_000080.png"),
+        out.join("samples/step_000200.png"),
+    )
+    .unwrap();
+    let o = trainer_steps(&out, "120", &["--resume"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(grid_steps(&out), vec![40, 80, 120]);
+}

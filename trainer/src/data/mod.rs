@@ -171,7 +171,14 @@ fn load_binary(dir: &Path) -> Result<Dataset, DataError> {
     if !dir.is_dir() {
         return Err(DataError::Io {
             path: dir.into(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory"),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                if dir.exists() {
+                    "not a directory (--data takes a folder)"
+                } else {
+                    "no such folder"
+                },
+            ),
         });
     }
     let batches = cifar::find_batches(dir)?;
