@@ -10,11 +10,14 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --release --workspace --all-targets -- -D warnings
+echo "== cargo doc (warnings are errors: a broken or ambiguous link in the API docs fails)"
+RUSTDOCFLAGS="-D warnings" cargo doc --release --workspace --no-deps
 echo "== wasm package (web/pkg) for the browser tests"
 bash scripts/build-wasm.sh
-echo "== wasm crate (its own workspace): fmt, clippy and native unit tests"
+echo "== wasm crate (its own workspace): fmt, clippy, docs and native unit tests"
 cargo fmt --manifest-path wasm/Cargo.toml -- --check
 CARGO_TARGET_DIR=target/wasm cargo clippy --manifest-path wasm/Cargo.toml --release --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" CARGO_TARGET_DIR=target/wasm cargo doc --manifest-path wasm/Cargo.toml --release --no-deps
 CARGO_TARGET_DIR=target/wasm cargo test --manifest-path wasm/Cargo.toml --release
 echo "== cargo test"
 cargo test --release --workspace
