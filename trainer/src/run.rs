@@ -215,16 +215,6 @@ pub fn run(options: &RunOptions, data: &Dataset) -> Result<RunResult, RunError> 
         )));
     }
 
-    // Grids of an earlier run in the same --out (another model, or past this checkpoint) would
-    // end up in this run's progress.gif.
-    let stale = crate::plot::remove_stale_grids(&options.out_dir, options.resume.then_some(first))?;
-    if stale > 0 && options.progress {
-        eprintln!(
-            "{}: removed {stale} sample grid(s) an earlier run left there",
-            options.out_dir.join("samples").display()
-        );
-    }
-
     let bar = if options.progress {
         let bar = ProgressBar::new(options.steps);
         bar.set_position(first);
@@ -262,6 +252,20 @@ pub fn run(options: &RunOptions, data: &Dataset) -> Result<RunResult, RunError> 
         None => None,
     };
     let mut stopped_early = false;
+
+    // Grids of an earlier run in the same --out (another model, or past this checkpoint) would
+    // end up in this run's progress.gif. Removed once every option has been checked, so a
+    // refused run leaves the folder as it was.
+    let stale = crate::plot::remove_stale_grids(&options.out_dir, options.resume.then_some(first))?;
+    if stale > 0 {
+        say(
+            &bar,
+            format!(
+                "{}: removed {stale} sample grid(s) an earlier run left there",
+                options.out_dir.join("samples").display()
+            ),
+        );
+    }
 
     let started = Instant::now();
     for _ in first..options.steps {
