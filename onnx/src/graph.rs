@@ -87,6 +87,14 @@ pub fn attr_float(name: &str, f: f32) -> AttributeProto {
     }
 }
 
+/// A string attribute.
+pub fn attr_string(name: &str, s: &str) -> AttributeProto {
+    AttributeProto {
+        s: s.as_bytes().to_vec(),
+        ..attr(name, AttributeType::STRING)
+    }
+}
+
 /// One dimension of a [`value_info`] shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dim {

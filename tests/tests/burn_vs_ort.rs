@@ -32,8 +32,57 @@ fn train_export_compare_with(
     steps: u64,
     ema: Option<f64>,
 ) -> tempfile::TempDir {
+    train_export_compare_on(&fashion(), arch, conditional, steps, ema)
+}
+
+/// Fashion-MNIST as 32x32 colour images: each grey image padded by 2 pixels of background and
+/// tinted by its class (a red, green and blue share that differ per class), so a 32x32
+/// FastGAN has skip-layer excitations (4x4 gating 32x32) and three channels to export.
+fn fashion_colour_32() -> Dataset {
+    let grey = fashion();
+    let (side, pad) = (32, 2);
+    let labels = grey.labels.clone().expect("fashion-mnist has labels");
+    let mut pixels = Vec::with_capacity(grey.len * 3 * side * side);
+    for (i, &label) in labels.iter().enumerate() {
+        let image = &grey.pixels[i * 28 * 28..(i + 1) * 28 * 28];
+        let tint = [
+            1.0 - 0.08 * f32::from(label),
+            0.3 + 0.07 * f32::from(label),
+            0.6,
+        ];
+        for t in tint {
+            for y in 0..side {
+                for x in 0..side {
+                    let inside = (pad..pad + 28).contains(&y) && (pad..pad + 28).contains(&x);
+                    let v = if inside {
+                        f32::from(image[(y - pad) * 28 + x - pad])
+                    } else {
+                        0.0
+                    };
+                    pixels.push((v * t).round() as u8);
+                }
+            }
+        }
+    }
+    Dataset {
+        pixels,
+        len: grey.len,
+        channels: 3,
+        height: side,
+        width: side,
+        labels: Some(labels),
+    }
+}
+
+/// [`train_export_compare_with`] on `dataset`.
+fn train_export_compare_on(
+    dataset: &Dataset,
+    arch: Arch,
+    conditional: bool,
+    steps: u64,
+    ema: Option<f64>,
+) -> tempfile::TempDir {
     require_ort();
-    let dataset = fashion();
     let tmp = tempfile::tempdir().unwrap();
     let config = TrainConfig {
         seed: 11,
@@ -49,7 +98,7 @@ fn train_export_compare_with(
         dataset_name: "fashion-mnist".into(),
         ..run::RunOptions::new(config, steps, tmp.path().join("out"))
     };
-    let result = run::run(&options, &dataset).expect("training");
+    let result = run::run(&options, dataset).expect("training");
     assert_eq!(result.history.len() as u64, steps);
     assert!(result
         .history
@@ -150,6 +199,25 @@ fn dcgan_matches_in_onnx_runtime() {
 #[test]
 fn conditional_dcgan_matches_in_onnx_runtime() {
     train_export_compare(Arch::Dcgan, true, 30);
+}
+
+#[test]
+fn fastgan_matches_in_onnx_runtime() {
+    train_export_compare(Arch::Fastgan, false, 20);
+}
+
+/// 32x32 colour, conditional, with a moving average: the skip-layer excitation (4x4 gates
+/// 32x32), three channels and the label input all go through the export.
+#[test]
+fn conditional_colour_fastgan_matches_in_onnx_runtime() {
+    let tmp = train_export_compare_on(&fashion_colour_32(), Arch::Fastgan, true, 20, Some(0.9));
+    let bytes = std::fs::read(tmp.path().join("g.onnx")).unwrap();
+    let onnx: onnx_protobuf::ModelProto = protobuf::Message::parse_from_bytes(&bytes).unwrap();
+    let ops: Vec<&str> = onnx.graph.node.iter().map(|n| n.op_type.as_str()).collect();
+    assert!(!ops.contains(&"ConvTranspose"), "{ops:?}");
+    for op in ["Resize", "Conv", "Split", "Flatten", "Sigmoid", "Mul"] {
+        assert!(ops.contains(&op), "no {op} in {ops:?}");
+    }
 }
 
 /// The exported average (weights and batch-norm statistics both averaged) is a valid

@@ -1,5 +1,7 @@
 //! Runs training steps of one configuration on synthetic data, for profiling (`perf record`):
-//! `cargo run --release -p gan-trainer --example step_profile -- mlp|dcgan|cdcgan BATCH STEPS`.
+//! `cargo run --release -p gan-trainer --example step_profile -- mlp|dcgan|cdcgan|fastgan|cfastgan
+//! BATCH STEPS SIDE CHANNELS`. The FastGAN cases use the shipped emoji64 recipe (width 32,
+//! hinge, spectral norm, DiffAugment, mode seeking, EMA).
 
 /// See trainer/Cargo.toml: large buffers are reused instead of page-faulted in each step.
 #[global_allocator]
@@ -27,15 +29,29 @@ fn main() {
         width: side,
         labels: Some((0..n).map(|i| (i % 10) as u8).collect()),
     };
+    let fastgan = arch.ends_with("fastgan");
     let config = TrainConfig {
         batch_size: batch,
-        arch: if arch == "mlp" {
-            Arch::Mlp
-        } else {
-            Arch::Dcgan
+        arch: match arch {
+            "mlp" => Arch::Mlp,
+            _ if fastgan => Arch::Fastgan,
+            _ => Arch::Dcgan,
         },
-        num_classes: if arch == "cdcgan" { 10 } else { 0 },
+        num_classes: if arch.starts_with('c') { 10 } else { 0 },
         ..TrainConfig::default()
+    };
+    let config = if fastgan {
+        TrainConfig {
+            width: 32,
+            loss: gan_trainer::loss::Loss::Hinge,
+            spectral_norm: true,
+            ema: Some(0.999),
+            mode_seeking: Some(1.0),
+            diffaugment: "color,translation,cutout".parse().unwrap(),
+            ..config
+        }
+    } else {
+        config
     };
     let shape = ImageShape {
         channels,

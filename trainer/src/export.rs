@@ -7,8 +7,8 @@ use std::path::Path;
 
 use burn::prelude::*;
 use gan_onnx::graph::{
-    attr_float, attr_int, attr_ints, f32_tensor, i64_tensor, metadata, named_node, node,
-    value_info, Dim,
+    attr_float, attr_int, attr_ints, attr_string, f32_tensor, i64_tensor, metadata, named_node,
+    node, value_info, Dim,
 };
 use onnx_protobuf::tensor_proto::DataType;
 use onnx_protobuf::{
@@ -21,6 +21,7 @@ use gan_runtime::contract::{INPUT_LABEL, INPUT_LATENT, OUTPUT_IMAGE};
 use gan_runtime::ModelContract;
 
 use crate::model::dcgan::{tensor_values, DcganGenerator, KERNEL};
+use crate::model::fastgan::{self, FastganGenerator, UpBlock, SLE_POOL, SLE_SLOPE};
 use crate::model::linear_weights;
 use crate::model::mlp::{MlpGenerator, LEAKY_SLOPE};
 use crate::model::net::GeneratorBody;
@@ -103,6 +104,7 @@ pub fn to_onnx(g: &Generator, contract: &ModelContract) -> Result<ModelProto, Ex
     match &g.body {
         GeneratorBody::Mlp(body) => mlp_graph(&mut graph, body, &x),
         GeneratorBody::Dcgan(body) => dcgan_graph(&mut graph, body, &x),
+        GeneratorBody::Fastgan(body) => fastgan_graph(&mut graph, body, &x),
     }
     let outputs = vec![value_info(
         OUTPUT_IMAGE,
@@ -202,6 +204,168 @@ fn dcgan_graph(graph: &mut GraphBuilder, g: &DcganGenerator, input: &str) {
             x = graph.node("Relu", &[&h], &format!("relu{i}"), vec![]);
         }
     }
+}
+
+/// Gemm, reshape to the first map, BatchNormalization + GLU, then up-blocks (Resize nearest
+/// 2x, 3x3 Conv, BatchNormalization, GLU) with skip-layer excitations (AveragePool, Gemm,
+/// LeakyRelu, Gemm, Sigmoid, Mul), 3x3 Conv to the image, Tanh. No ConvTranspose: ONNX
+/// Runtime folds each BatchNormalization into the Conv before it, and runs the Convs in int8
+/// once quantized.
+fn fastgan_graph(graph: &mut GraphBuilder, g: &FastganGenerator, input: &str) {
+    let (dims, w, b) = linear_weights(&g.project);
+    let wn = graph.initializer("project.weight", &dims, &w);
+    let bn = graph.initializer("project.bias", &[dims[1]], &b);
+    let h = graph.node("Gemm", &[input, &wn, &bn], "project", vec![]);
+    let target = graph.initializer_i64(
+        "map_shape",
+        &[
+            -1,
+            2 * g.start_channels as i64,
+            g.start_height as i64,
+            g.start_width as i64,
+        ],
+    );
+    let h = graph.node("Reshape", &[&h, &target], "to_map", vec![]);
+    let h = batch_norm_node(graph, &g.project_norm, &h, "project_norm");
+    let mut x = glu_nodes(graph, &h, g.start_channels, "project_glu");
+    let scales = graph.initializer("upsample_scales", &[4], &[1.0, 1.0, 2.0, 2.0]);
+    let mut sources: Vec<Option<String>> = vec![None; g.ups.len() + 1];
+    for i in 0..=g.ups.len() {
+        if i > 0 {
+            x = up_block_nodes(graph, &g.ups[i - 1], &x, &scales, &format!("up{}", i - 1));
+        }
+        for e in g.excitations.iter().filter(|e| e.to == i) {
+            let Some(source) = sources[e.from].take() else {
+                continue;
+            };
+            let name = format!("sle{}_{}", e.from, e.to);
+            let side = g.start_height << e.from;
+            let side_w = g.start_width << e.from;
+            let pooled = if side == SLE_POOL && side_w == SLE_POOL {
+                source
+            } else {
+                let k = [(side / SLE_POOL) as i64, (side_w / SLE_POOL) as i64];
+                graph.node(
+                    "AveragePool",
+                    &[&source],
+                    &format!("{name}.pool"),
+                    vec![attr_ints("kernel_shape", &k), attr_ints("strides", &k)],
+                )
+            };
+            let flat = graph.node(
+                "Flatten",
+                &[&pooled],
+                &format!("{name}.flatten"),
+                vec![attr_int("axis", 1)],
+            );
+            let s = gemm_node(graph, &e.squeeze, &flat, &format!("{name}.squeeze"));
+            let s = graph.node(
+                "LeakyRelu",
+                &[&s],
+                &format!("{name}.act"),
+                vec![attr_float("alpha", SLE_SLOPE as f32)],
+            );
+            let s = gemm_node(graph, &e.excite, &s, &format!("{name}.excite"));
+            let s = graph.node("Sigmoid", &[&s], &format!("{name}.sigmoid"), vec![]);
+            let c = e.excite.weight.dims()[1] as i64;
+            let gate_shape = graph.initializer_i64(&format!("{name}.gate_shape"), &[-1, c, 1, 1]);
+            let s = graph.node(
+                "Reshape",
+                &[&s, &gate_shape],
+                &format!("{name}.gates"),
+                vec![],
+            );
+            x = graph.node("Mul", &[&x, &s], &format!("{name}.mul"), vec![]);
+        }
+        if g.excitations.iter().any(|e| e.from == i) {
+            sources[i] = Some(x.clone());
+        }
+    }
+    let h = conv3_node(graph, &g.to_image, &x, "to_image");
+    graph.node_named("Tanh", &[&h], OUTPUT_IMAGE, vec![]);
+}
+
+/// `Gemm` of a linear layer (weight `[in, out]`, bias).
+fn gemm_node(
+    graph: &mut GraphBuilder,
+    layer: &burn::nn::Linear,
+    input: &str,
+    name: &str,
+) -> String {
+    let (dims, w, b) = linear_weights(layer);
+    let wn = graph.initializer(&format!("{name}.weight"), &dims, &w);
+    let bn = graph.initializer(&format!("{name}.bias"), &[dims[1]], &b);
+    graph.node("Gemm", &[input, &wn, &bn], name, vec![])
+}
+
+/// A 3x3, stride-1, padding-1 `Conv` with the layer's weight (and bias when it has one).
+fn conv3_node(
+    graph: &mut GraphBuilder,
+    conv: &burn::nn::conv::Conv2d,
+    input: &str,
+    name: &str,
+) -> String {
+    let (dims, w) = tensor_values(&conv.weight);
+    let mut ins = vec![
+        input.to_string(),
+        graph.initializer(&format!("{name}.weight"), &dims, &w),
+    ];
+    if let Some(bias) = &conv.bias {
+        let (bd, bv) = tensor_values(bias);
+        ins.push(graph.initializer(&format!("{name}.bias"), &bd, &bv));
+    }
+    let ins: Vec<&str> = ins.iter().map(String::as_str).collect();
+    let k = fastgan::KERNEL as i64;
+    let p = fastgan::SAME.pad as i64;
+    graph.node(
+        "Conv",
+        &ins,
+        name,
+        vec![
+            attr_ints("kernel_shape", &[k, k]),
+            attr_ints("strides", &[1, 1]),
+            attr_ints("pads", &[p, p, p, p]),
+        ],
+    )
+}
+
+/// Resize (nearest, 2x, exact repeat), Conv 3x3, BatchNormalization, GLU.
+fn up_block_nodes(
+    graph: &mut GraphBuilder,
+    up: &UpBlock,
+    input: &str,
+    scales: &str,
+    name: &str,
+) -> String {
+    let x = graph.node(
+        "Resize",
+        &[input, "", scales],
+        &format!("{name}.resize"),
+        vec![
+            attr_string("mode", "nearest"),
+            attr_string("coordinate_transformation_mode", "asymmetric"),
+            attr_string("nearest_mode", "floor"),
+        ],
+    );
+    let x = conv3_node(graph, &up.conv, &x, &format!("{name}.conv"));
+    let x = batch_norm_node(graph, &up.norm, &x, &format!("{name}.norm"));
+    let c = up.norm.gamma.dims()[0] / 2;
+    glu_nodes(graph, &x, c, &format!("{name}.glu"))
+}
+
+/// GLU over channels: Split into halves of `half` channels, `a * Sigmoid(b)`.
+fn glu_nodes(graph: &mut GraphBuilder, input: &str, half: usize, name: &str) -> String {
+    let split = graph.initializer_i64(&format!("{name}.split"), &[half as i64, half as i64]);
+    let (a, b) = (format!("{name}.a"), format!("{name}.b"));
+    graph.nodes.push(named_node(
+        &format!("{name}.split"),
+        "Split",
+        &[input, &split],
+        &[&a, &b],
+        vec![attr_int("axis", 1)],
+    ));
+    let gate = graph.node("Sigmoid", &[&b], &format!("{name}.sigmoid"), vec![]);
+    graph.node("Mul", &[&a, &gate], name, vec![])
 }
 
 /// A `BatchNormalization` node in inference mode with the layer's running statistics.

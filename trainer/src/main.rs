@@ -351,13 +351,18 @@ struct TrainArgs {
     /// Latent vector length
     #[arg(long, default_value_t = defaults().latent_dim)]
     latent_dim: usize,
-    /// Architecture: mlp (fully connected) or dcgan (transposed convolutions + batch norm)
+    /// Architecture: mlp (fully connected), dcgan (transposed convolutions + batch norm), or
+    /// fastgan (nearest 2x upsampling + 3x3 convolutions with GLU and skip-layer excitation,
+    /// no transposed convolution: runs int8 in ONNX Runtime; D reconstructs real images from
+    /// its features; for colour images at 32-128 px)
     #[arg(long, value_enum, default_value_t = defaults().arch)]
     arch: Arch,
     /// Condition both networks on the class labels of the data (G gets a label input)
     #[arg(long)]
     conditional: bool,
-    /// DCGAN base width: channels of G's last hidden map and of D's first map (doubling per block)
+    /// Base width of the convolutional archs: dcgan, channels of G's last hidden map and of D's
+    /// first map (doubling per block); fastgan, channels of G's last two maps (doubling per
+    /// block towards the input) and half of D's first map
     #[arg(long, default_value_t = defaults().width)]
     width: usize,
     /// DCGAN discriminator dropout probability

@@ -142,7 +142,7 @@ impl TrainConfig {
         if !(0.0..1.0).contains(&self.beta1) {
             return bad("beta1", format!("must be in [0, 1), got {}", self.beta1));
         }
-        if self.arch == Arch::Dcgan && self.width == 0 {
+        if self.arch != Arch::Mlp && self.width == 0 {
             return bad("width", "must be at least 1".into());
         }
         if !(0.0..1.0).contains(&self.dropout) {
@@ -427,12 +427,19 @@ impl GanTrainer {
                 policy.apply(fake.clone(), b),
             )
         };
-        let logits_real = self.d.forward(d_real, real.labels.clone(), Some(seeds[0]));
+        // FastGAN's D also decodes the real batch (as D sees it) from its features: the L1
+        // reconstruction loss joins D's loss with weight 1, as in FastGAN.
+        let (logits_real, reconstruction) =
+            self.d
+                .forward_reconstructing(d_real, real.labels.clone(), Some(seeds[0]));
         let logits_fake = self.d.forward(d_fake, noise.labels.clone(), Some(seeds[1]));
         let th = self.config.loss.threshold();
         let acc_real = mean_of(logits_real.clone().greater_elem(th).float());
         let acc_fake = mean_of(logits_fake.clone().lower_equal_elem(th).float());
         let mut loss = self.config.loss.discriminator(logits_real, logits_fake);
+        if let Some(reconstruction) = reconstruction {
+            loss = loss + reconstruction;
+        }
         if self.config.loss.needs_gradient_penalty() {
             // Interpolates between real and fake at a uniform point per sample; a
             // conditional critic scores them with the real batch's labels.

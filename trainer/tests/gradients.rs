@@ -9,6 +9,9 @@
 //!   without spectral normalization.
 //! - The gradient through a spectrally normalized weight `W / sigma(W)` matches finite
 //!   differences.
+//! - FastGAN's pieces (nearest 2x upsampling, GLU, skip-layer excitation with its average
+//!   pooling, the 3x3 convolutions and batch norm of the up-blocks) and D's reconstruction
+//!   decoder: gradients of whole networks match finite differences.
 
 use burn::module::Param;
 use burn::prelude::*;
@@ -607,5 +610,257 @@ mod spectral {
         check([5, 3], Layout::InOut);
         check([6, 1], Layout::InOut);
         check([3, 5], Layout::OutFirst);
+    }
+}
+
+mod fastgan {
+    use super::*;
+
+    use gan_trainer::model::fastgan::{glu, upsample2};
+    use gan_trainer::model::Generator;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    fn ad() -> Device {
+        f64_device().autodiff()
+    }
+
+    fn values(seed: u64, n: usize) -> Vec<f64> {
+        gan_runtime::latent(seed, 0, n)
+            .into_iter()
+            .map(f64::from)
+            .collect()
+    }
+
+    /// 32x32 (4x4 gates 32x32), 2 channels, 3 classes, width 2: every FastGAN piece, small.
+    fn config() -> NetConfig {
+        NetConfig {
+            arch: Arch::Fastgan,
+            latent_dim: 3,
+            shape: ImageShape {
+                channels: 2,
+                height: 32,
+                width: 32,
+            },
+            num_classes: 3,
+            init: Init::Pytorch,
+            width: 2,
+            dropout: 0.0,
+            d_batch_norm: true,
+            spectral_norm: false,
+        }
+    }
+
+    #[test]
+    fn upsample_repeats_each_value_in_a_square_and_glu_gates_by_the_second_half() {
+        let x = Tensor::<4>::from_data(
+            TensorData::new(vec![1.0f64, 2.0, 3.0, 4.0], [1, 1, 2, 2]),
+            &f64_device(),
+        );
+        let up: Vec<f64> = upsample2(x).into_data().try_to_vec().unwrap();
+        let want = [
+            1.0, 1.0, 2.0, 2.0, 1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 4.0, 4.0, 3.0, 3.0, 4.0, 4.0,
+        ];
+        assert_eq!(up, want);
+        let x = Tensor::<4>::from_data(
+            TensorData::new(vec![2.0f64, -1.0, 0.0, 3.0], [1, 2, 1, 2]),
+            &f64_device(),
+        );
+        let g: Vec<f64> = glu(x).into_data().try_to_vec().unwrap();
+        let sig = |v: f64| 1.0 / (1.0 + (-v).exp());
+        assert!((g[0] - 2.0 * sig(0.0)).abs() < 1e-12 && (g[1] + sig(3.0)).abs() < 1e-12);
+    }
+
+    /// Perturbs value `i` of a 4-d or 2-d parameter through `set` and returns the loss.
+    fn check(name: &str, base: Vec<f64>, analytic: Vec<f64>, loss_with: impl Fn(Vec<f64>) -> f64) {
+        assert_eq!(base.len(), analytic.len());
+        let n = base.len();
+        assert!(
+            analytic.iter().any(|g| g.abs() > 1e-9),
+            "{name}: zero gradient"
+        );
+        for i in [0, n / 3, n / 2, n - 1] {
+            let h = 1e-6;
+            let at = |d: f64| {
+                let mut v = base.clone();
+                v[i] += d;
+                loss_with(v)
+            };
+            let numeric = (at(h) - at(-h)) / (2.0 * h);
+            assert!(
+                (numeric - analytic[i]).abs() < 1e-5 * (1.0 + numeric.abs()),
+                "{name}[{i}]: autodiff {} vs finite difference {numeric}",
+                analytic[i]
+            );
+        }
+    }
+
+    fn vec_of<const D: usize>(t: Tensor<D>) -> Vec<f64> {
+        t.into_data().try_to_vec().unwrap()
+    }
+
+    fn param_from<const D: usize>(v: Vec<f64>, dims: [usize; D]) -> Param<Tensor<D>> {
+        Param::from_tensor(Tensor::from_data(TensorData::new(v, dims), &ad()))
+    }
+
+    /// G's gradient, through the up-blocks (Resize + 3x3 conv + batch norm + GLU), the
+    /// excitation and the label embedding, matches finite differences at the first map's
+    /// linear layer, an up-block's convolution, the excitation's squeeze layer and the output
+    /// convolution.
+    #[test]
+    fn generator_gradients_match_finite_differences() {
+        let cfg = config();
+        let g = Generator::new(&cfg, &mut ChaCha8Rng::seed_from_u64(4), &ad()).unwrap();
+        let n = 4;
+        let z = Tensor::<2>::from_data(TensorData::new(values(7, n * 3), [n, 3]), &ad());
+        let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 2, 1, 2], [n]), &ad());
+        let probe = Tensor::<4>::from_data(
+            TensorData::new(values(8, n * 2 * 32 * 32), [n, 2, 32, 32]),
+            &ad(),
+        );
+        let loss =
+            |g: &Generator| (g.forward(z.clone(), Some(labels.clone())) * probe.clone()).sum();
+        let grads = loss(&g).backward();
+        let gan_trainer::model::net::GeneratorBody::Fastgan(body) = &g.body else {
+            panic!("not a FastGAN body");
+        };
+        assert_eq!(body.excitations.len(), 1, "32x32 has one excitation");
+        let with = |edit: &dyn Fn(&mut gan_trainer::model::fastgan::FastganGenerator)| {
+            let mut g2 = g.clone();
+            if let gan_trainer::model::net::GeneratorBody::Fastgan(b) = &mut g2.body {
+                edit(b);
+            }
+            loss(&g2).into_scalar::<f64>()
+        };
+        let w = &body.project.weight;
+        check(
+            "project",
+            vec_of(w.val()),
+            vec_of(w.grad(&grads).unwrap()),
+            |v| with(&|b| b.project.weight = param_from(v.clone(), w.dims())),
+        );
+        let w = &body.ups[1].conv.weight;
+        check(
+            "ups[1].conv",
+            vec_of(w.val()),
+            vec_of(w.grad(&grads).unwrap()),
+            |v| with(&|b| b.ups[1].conv.weight = param_from(v.clone(), w.dims())),
+        );
+        let w = &body.excitations[0].squeeze.weight;
+        check(
+            "sle.squeeze",
+            vec_of(w.val()),
+            vec_of(w.grad(&grads).unwrap()),
+            |v| with(&|b| b.excitations[0].squeeze.weight = param_from(v.clone(), w.dims())),
+        );
+        let w = &body.to_image.weight;
+        check(
+            "to_image",
+            vec_of(w.val()),
+            vec_of(w.grad(&grads).unwrap()),
+            |v| with(&|b| b.to_image.weight = param_from(v.clone(), w.dims())),
+        );
+    }
+
+    /// At 64x64 the 8x8 map gates the 64x64 one through an average pool: gradient checked at
+    /// that excitation's squeeze layer.
+    #[test]
+    fn pooled_excitation_gradient_matches_finite_differences() {
+        let cfg = NetConfig {
+            shape: ImageShape {
+                channels: 1,
+                height: 64,
+                width: 64,
+            },
+            num_classes: 0,
+            width: 1,
+            ..config()
+        };
+        let g = Generator::new(&cfg, &mut ChaCha8Rng::seed_from_u64(5), &ad()).unwrap();
+        let n = 2;
+        let z = Tensor::<2>::from_data(TensorData::new(values(9, n * 3), [n, 3]), &ad());
+        let probe = Tensor::<4>::from_data(
+            TensorData::new(values(10, n * 64 * 64), [n, 1, 64, 64]),
+            &ad(),
+        );
+        let loss = |g: &Generator| (g.forward(z.clone(), None) * probe.clone()).sum();
+        let grads = loss(&g).backward();
+        let gan_trainer::model::net::GeneratorBody::Fastgan(body) = &g.body else {
+            panic!("not a FastGAN body");
+        };
+        let e = body
+            .excitations
+            .iter()
+            .position(|e| e.from == 1 && e.to == 4)
+            .expect("8x8 gates 64x64");
+        let w = &body.excitations[e].squeeze.weight;
+        check(
+            "sle 8->64 squeeze",
+            vec_of(w.val()),
+            vec_of(w.grad(&grads).unwrap()),
+            |v| {
+                let mut g2 = g.clone();
+                if let gan_trainer::model::net::GeneratorBody::Fastgan(b) = &mut g2.body {
+                    b.excitations[e].squeeze.weight = param_from(v, w.dims());
+                }
+                loss(&g2).into_scalar::<f64>()
+            },
+        );
+    }
+
+    /// D's reconstruction loss trains the decoder and D's body below the tapped map: its
+    /// gradient matches finite differences at D's first convolution and the decoder's first
+    /// up-block.
+    #[test]
+    fn reconstruction_gradients_match_finite_differences() {
+        let cfg = config();
+        let d = Discriminator::new(&cfg, &mut ChaCha8Rng::seed_from_u64(6), &ad()).unwrap();
+        let n = 3;
+        let x = Tensor::<4>::from_data(
+            TensorData::new(
+                values(11, n * 2 * 32 * 32)
+                    .into_iter()
+                    .map(|v| v.tanh())
+                    .collect(),
+                [n, 2, 32, 32],
+            ),
+            &ad(),
+        );
+        let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![1i64, 0, 2], [n]), &ad());
+        let loss = |d: &Discriminator| {
+            let (score, rec) = d.forward_reconstructing(x.clone(), Some(labels.clone()), None);
+            score.mean() + rec.expect("FastGAN's D has a decoder")
+        };
+        let grads = loss(&d).backward();
+        let DiscriminatorBody::Dcgan(body) = &d.body else {
+            panic!("FastGAN's D body is DCGAN's");
+        };
+        let w = &body.convs[0].weight;
+        check(
+            "d.convs[0]",
+            vec_of(w.val()),
+            vec_of(w.grad(&grads).unwrap()),
+            |v| {
+                let mut d2 = d.clone();
+                if let DiscriminatorBody::Dcgan(b) = &mut d2.body {
+                    b.convs[0].weight = param_from(v, w.dims());
+                }
+                loss(&d2).into_scalar::<f64>()
+            },
+        );
+        let decoder = d.decoder.as_ref().unwrap();
+        let w = &decoder.ups[0].conv.weight;
+        check(
+            "decoder.ups[0]",
+            vec_of(w.val()),
+            vec_of(w.grad(&grads).unwrap()),
+            |v| {
+                let mut d2 = d.clone();
+                if let Some(dec) = &mut d2.decoder {
+                    dec.ups[0].conv.weight = param_from(v, w.dims());
+                }
+                loss(&d2).into_scalar::<f64>()
+            },
+        );
     }
 }

@@ -50,7 +50,14 @@ pub fn blocks_for(height: usize, width: usize) -> Result<usize, String> {
     })
 }
 
-fn batch_norm(channels: usize, init: Init, rng: &mut impl Rng, device: &Device) -> BatchNorm {
+/// A batch norm over `channels` with PyTorch's epsilon and momentum; its scale drawn from
+/// N(1, 0.02) under [`Init::Normal`] (the DCGAN paper's), else 1.
+pub(crate) fn batch_norm(
+    channels: usize,
+    init: Init,
+    rng: &mut impl Rng,
+    device: &Device,
+) -> BatchNorm {
     let mut bn = BatchNormConfig::new(channels)
         .with_epsilon(BN_EPSILON)
         .with_momentum(BN_MOMENTUM)
@@ -291,6 +298,20 @@ impl DcganDiscriminator {
         dropout_seed: Option<u64>,
         traced: bool,
     ) -> (Tensor<2>, DcganTrace) {
+        let (h, trace, _) = self.features_tapped(images, dropout_seed, traced, None);
+        (h, trace)
+    }
+
+    /// [`Self::features`], also returning the map after convolution `tap` (after its
+    /// activation and dropout), for a reconstruction decoder.
+    pub fn features_tapped(
+        &self,
+        images: Tensor<4>,
+        dropout_seed: Option<u64>,
+        traced: bool,
+        tap: Option<usize>,
+    ) -> (Tensor<2>, DcganTrace, Option<Tensor<4>>) {
+        let mut tapped = None;
         let mut rng = dropout_seed.map(ChaCha8Rng::seed_from_u64);
         let mut x = images;
         let mut scales = Vec::new();
@@ -310,9 +331,12 @@ impl DcganDiscriminator {
                 scale = scale.map(|s| s * mask);
             }
             scales.extend(scale);
+            if tap == Some(i) {
+                tapped = Some(x.clone());
+            }
         }
         let out_shape = x.dims();
-        (x.flatten(1, 3), DcganTrace { scales, out_shape })
+        (x.flatten(1, 3), DcganTrace { scales, out_shape }, tapped)
     }
 
     /// d(features . g_features)/d(images) `[N, C, H, W]`, as a differentiable function of the

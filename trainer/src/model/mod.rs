@@ -2,6 +2,7 @@
 
 pub mod dcgan;
 pub mod ema;
+pub mod fastgan;
 pub mod mlp;
 pub mod net;
 pub mod spectral;
@@ -78,6 +79,11 @@ pub enum Arch {
     /// DCGAN (Radford et al. 2016): transposed convolutions with batch norm in G, strided
     /// convolutions in D.
     Dcgan,
+    /// FastGAN-lite (Liu et al. 2021): G upsamples by nearest 2x + 3x3 convolution with GLU
+    /// and skip-layer excitation (no transposed convolution: int8 in ONNX Runtime, no
+    /// checkerboard); D is DCGAN's at twice the width, with a decoder that reconstructs real
+    /// images from its features (see [`fastgan`]).
+    Fastgan,
 }
 
 impl Arch {
@@ -86,6 +92,7 @@ impl Arch {
         match self {
             Arch::Mlp => "mlp",
             Arch::Dcgan => "dcgan",
+            Arch::Fastgan => "fastgan",
         }
     }
 }

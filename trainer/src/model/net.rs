@@ -10,6 +10,7 @@ use burn::prelude::*;
 use rand::Rng;
 
 use super::dcgan::{DcganDiscriminator, DcganGenerator, DcganTrace};
+use super::fastgan::{Decoder, FastganGenerator};
 use super::mlp::{MlpDiscriminator, MlpGenerator, MlpTrace};
 use super::spectral::{Layout, SpectralNorm};
 use super::{init_weights, param, seeded_linear, Arch, ImageShape, Init};
@@ -58,6 +59,8 @@ pub enum GeneratorBody {
     Mlp(MlpGenerator),
     /// [`DcganGenerator`].
     Dcgan(DcganGenerator),
+    /// [`FastganGenerator`].
+    Fastgan(FastganGenerator),
 }
 
 /// A generator: latents `[N, latent]` (and labels `[N]` when conditional) -> images.
@@ -89,6 +92,10 @@ impl Generator {
                 DcganGenerator::new(in_dim, config.shape, config.width, config.init, rng, device)
                     .map_err(NetError::Config)?,
             ),
+            Arch::Fastgan => GeneratorBody::Fastgan(
+                FastganGenerator::new(in_dim, config.shape, config.width, config.init, rng, device)
+                    .map_err(NetError::Config)?,
+            ),
         };
         let label_embedding = conditional.then(|| {
             // nn.Embedding's N(0, 1).
@@ -118,6 +125,7 @@ impl Generator {
         match self.body {
             GeneratorBody::Mlp(_) => Arch::Mlp,
             GeneratorBody::Dcgan(_) => Arch::Dcgan,
+            GeneratorBody::Fastgan(_) => Arch::Fastgan,
         }
     }
 
@@ -126,6 +134,7 @@ impl Generator {
         match &self.body {
             GeneratorBody::Mlp(g) => g.shape(),
             GeneratorBody::Dcgan(g) => g.shape(),
+            GeneratorBody::Fastgan(g) => g.shape(),
         }
     }
 
@@ -146,6 +155,7 @@ impl Generator {
         match &self.body {
             GeneratorBody::Mlp(g) => g.forward(x),
             GeneratorBody::Dcgan(g) => g.forward(x),
+            GeneratorBody::Fastgan(g) => g.forward(x),
         }
     }
 
@@ -194,6 +204,8 @@ pub struct Discriminator {
     /// PyTorch-StudioGAN's and Miyato & Koyama's `SNEmbedding` do (present when spectral norm
     /// is on and the model is conditional).
     pub projection_spectral: Option<SpectralNorm>,
+    /// FastGAN's reconstruction decoder on the body's features (FastGAN only).
+    pub decoder: Option<Decoder>,
 }
 
 /// A forward pass's record, for [`Discriminator::input_gradient`].
@@ -239,10 +251,10 @@ impl Discriminator {
                 rng,
                 device,
             )),
-            Arch::Dcgan => DiscriminatorBody::Dcgan(
+            Arch::Dcgan | Arch::Fastgan => DiscriminatorBody::Dcgan(
                 DcganDiscriminator::new(
                     config.shape,
-                    config.width,
+                    config.d_width(),
                     config.d_batch_norm,
                     config.dropout,
                     config.init,
@@ -251,6 +263,17 @@ impl Discriminator {
                 )
                 .map_err(NetError::Config)?,
             ),
+        };
+        let decoder = match (&body, config.arch) {
+            (DiscriminatorBody::Dcgan(b), Arch::Fastgan) => Some(Decoder::new(
+                b.convs.len(),
+                config.d_width(),
+                config.shape.channels,
+                config.init,
+                rng,
+                device,
+            )),
+            _ => None,
         };
         let f = match &body {
             DiscriminatorBody::Mlp(d) => d.feature_dim(),
@@ -267,6 +290,7 @@ impl Discriminator {
             projection,
             head_spectral: None,
             projection_spectral: None,
+            decoder,
         };
         if config.spectral_norm {
             d.body = match d.body {
@@ -333,6 +357,23 @@ impl Discriminator {
         self.scores(images, labels, dropout_seed, false).0
     }
 
+    /// [`Self::forward`] and, when D has a reconstruction decoder (FastGAN), its L1 loss on
+    /// `images` (call it on real images only).
+    pub fn forward_reconstructing(
+        &self,
+        images: Tensor<4>,
+        labels: Option<Tensor<1, Int>>,
+        dropout_seed: Option<u64>,
+    ) -> (Tensor<2>, Option<Tensor<1>>) {
+        let (Some(decoder), DiscriminatorBody::Dcgan(body)) = (&self.decoder, &self.body) else {
+            return (self.forward(images, labels, dropout_seed), None);
+        };
+        let (h, _, map) =
+            body.features_tapped(images.clone(), dropout_seed, false, Some(decoder.tap));
+        let score = self.score_features(h, labels);
+        (score.0, map.map(|m| decoder.loss(m, images)))
+    }
+
     /// [`Self::forward`], also returning what [`Self::input_gradient`] needs.
     pub fn forward_traced(
         &self,
@@ -351,8 +392,6 @@ impl Discriminator {
         dropout_seed: Option<u64>,
         traced: bool,
     ) -> (Tensor<2>, Trace, Option<Tensor<1, Int>>) {
-        let n = images.dims()[0];
-        let device = images.device();
         let (h, trace) = match &self.body {
             DiscriminatorBody::Mlp(d) => {
                 let (h, t) = d.features(images, traced);
@@ -363,6 +402,18 @@ impl Discriminator {
                 (h, Trace::Dcgan(t))
             }
         };
+        let (score, used) = self.score_features(h, labels);
+        (score, trace, used)
+    }
+
+    /// Scores `[N, 1]` of features `h` (head plus projection) and the labels used.
+    fn score_features(
+        &self,
+        h: Tensor<2>,
+        labels: Option<Tensor<1, Int>>,
+    ) -> (Tensor<2>, Option<Tensor<1, Int>>) {
+        let n = h.dims()[0];
+        let device = h.device();
         let bias = self.head.bias.as_ref().map(|b| b.val());
         let mut score = burn::tensor::module::linear(h.clone(), self.head_weight(), bias);
         let mut used = None;
@@ -372,7 +423,7 @@ impl Discriminator {
             score = score + (e * h).sum_dim(1);
             used = Some(labels);
         }
-        (score, trace, used)
+        (score, used)
     }
 
     /// The gradient of each image's score with respect to that image, `[N, C*H*W]`, as a
@@ -411,6 +462,17 @@ impl Discriminator {
     }
 }
 
+impl NetConfig {
+    /// Channels of D's first map: `width` for DCGAN, twice it for FastGAN (whose G at the same
+    /// width is lighter than DCGAN's, and whose D needs the capacity).
+    pub fn d_width(&self) -> usize {
+        match self.arch {
+            Arch::Fastgan => 2 * self.width,
+            _ => self.width,
+        }
+    }
+}
+
 fn check(config: &NetConfig) -> Result<(), NetError> {
     if config.latent_dim == 0 {
         return Err(NetError::Config(
@@ -420,10 +482,11 @@ fn check(config: &NetConfig) -> Result<(), NetError> {
     if config.shape.is_empty() {
         return Err(NetError::Config("the image shape is empty".into()));
     }
-    if config.arch == Arch::Dcgan && config.width == 0 {
-        return Err(NetError::Config(
-            "the DCGAN width must be at least 1".into(),
-        ));
+    if config.arch != Arch::Mlp && config.width == 0 {
+        return Err(NetError::Config(format!(
+            "the {} width must be at least 1",
+            config.arch.name()
+        )));
     }
     if !(0.0..1.0).contains(&config.dropout) {
         return Err(NetError::Config(format!(
