@@ -3,6 +3,7 @@
 //! ```text
 //! quantize --in models/fashion-mlp.onnx --out models/fashion-mlp.int8.onnx --mode dynamic
 //! quantize --in models/fashion-mlp.onnx --out models/fashion-mlp.qdq.onnx --mode static
+//! quantize --in out/emoji64-fastgan/emoji64-fastgan.onnx --out fastgan.qdq.onnx --mode static
 //! ```
 
 use std::path::PathBuf;
