@@ -34,10 +34,11 @@
 //! Under each table, a line tells how many cores other processes kept busy meanwhile (from
 //! `/proc/stat`, Linux only): the figures are meaningful only when that is near 0.
 //!
-//! Int8 table: the shipped fp32 model against its int8 versions (`models/fashion-mlp.int8.onnx`,
-//! dynamic; `models/fashion-mlp.qdq.onnx`, static QDQ): file size and its ratio to fp32,
-//! `run_latents` images/s at each batch and thread count with the speed-up over fp32, and the
-//! mean absolute error against fp32 on 256 samples.
+//! Int8 tables: each shipped fp32 model against its int8 versions (`models/fashion-mlp.int8.onnx`,
+//! dynamic, and `models/fashion-mlp.qdq.onnx`, static QDQ; `models/emoji64-fastgan.qdq.onnx`,
+//! static QDQ with int8 convolutions): file size and its ratio to fp32, `run_latents` images/s
+//! at each batch and thread count with the speed-up over fp32 (median of interleaved rounds,
+//! with its spread), and the mean absolute error against fp32 on 256 samples.
 //!
 //! Dataset line: 100,000 images written to disk as IDX by the streaming dataset writer in a
 //! child process, with that process's peak resident memory (`VmHWM`).
@@ -87,8 +88,6 @@ const LATENT_ROUND_SECONDS: f64 = 0.1;
 /// Minimum calls per round, however slow.
 const MIN_CALLS: u64 = 3;
 
-/// Latent size of the generator exported when no trained model exists.
-const LATENT_DIM: usize = 100;
 /// Seed of the latents requested from the runtime.
 const SEED: u64 = 7;
 /// Cores kept busy by other processes from which the figures are flagged as skewed.
@@ -152,71 +151,125 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// fp32 against the shipped int8 models: images/s of `run_latents` on the same precomputed
-/// latents, the speed-up, file size, and mean absolute error against fp32 on 256 samples.
+/// fp32 against the shipped int8 models (`fashion-mlp`: dynamic and static; `emoji64-fastgan`:
+/// static QDQ with int8 Conv): images/s of `run_latents` on the same precomputed latents (and
+/// class-balanced labels for conditional models), rounds interleaved across the variants (fp32,
+/// int8, fp32, int8, ...) so that drift of the machine's speed hits them alike; the speed-up is
+/// the median of the per-round ratios, with their spread (min-max). Also the file size and the
+/// mean absolute error against fp32 on 256 samples.
 fn bench_int8(root: &Path) -> Result<()> {
-    let fp32 = root.join("models/fashion-mlp.onnx");
-    let variants = [
-        ("fp32", fp32.clone()),
-        ("int8 dynamic", root.join("models/fashion-mlp.int8.onnx")),
-        ("int8 static QDQ", root.join("models/fashion-mlp.qdq.onnx")),
+    let sets: [(&str, &[(&str, &str)]); 2] = [
+        (
+            "models/fashion-mlp.onnx",
+            &[
+                ("int8 dynamic", "models/fashion-mlp.int8.onnx"),
+                ("int8 static QDQ", "models/fashion-mlp.qdq.onnx"),
+            ],
+        ),
+        (
+            "models/emoji64-fastgan.onnx",
+            &[("int8 static QDQ", "models/emoji64-fastgan.qdq.onnx")],
+        ),
     ];
-    for (_, p) in &variants {
-        if !p.is_file() {
-            println!("int8 comparison skipped: {} not found", p.display());
-            return Ok(());
+    for (fp32, int8) in sets {
+        let mut variants = vec![("fp32", root.join(fp32))];
+        variants.extend(int8.iter().map(|(name, p)| (*name, root.join(p))));
+        if let Some((_, missing)) = variants.iter().find(|(_, p)| !p.is_file()) {
+            println!("int8 comparison skipped: {} not found", missing.display());
+            continue;
         }
+        bench_int8_set(&variants)?;
     }
-    println!("Int8: shipped models, run_latents on precomputed latents (best of {ROUNDS} rounds)");
-    let reference = Generator::builder(&fp32).load()?.generate(SEED, 0, 256)?;
-    let fp32_size = std::fs::metadata(&fp32)?.len() as f64;
-    let mut speed: HashMap<(usize, usize), f64> = HashMap::new();
+    Ok(())
+}
+
+/// [`bench_int8`] for one fp32 model (first) and its int8 versions.
+fn bench_int8_set(variants: &[(&str, PathBuf)]) -> Result<()> {
+    let fp32 = &variants[0].1;
     println!(
-        " {:<16} {:>8} {:>6} {:>5} {:>7} {:>11} {:>8}",
-        "model", "size MB", "x fp32", "batch", "threads", "img/s", "speed-up"
+        "Int8: {}, run_latents on precomputed latents ({ROUNDS} interleaved rounds, median)",
+        fp32.display()
     );
-    for (name, path) in &variants {
-        let size = std::fs::metadata(path)?.len() as f64;
-        let err = {
-            let out = Generator::builder(path).load()?.generate(SEED, 0, 256)?;
-            let n = out.data().len() as f64;
-            out.data()
+    let contract = Generator::load(fp32)?.contract().clone();
+    let labels_for = |n: usize| -> Option<Vec<i64>> {
+        contract.is_conditional().then(|| {
+            (0..n as u64)
+                .map(|i| gan_runtime::balanced_label(i, contract.num_classes))
+                .collect()
+        })
+    };
+    let sample = |g: &Generator| -> Result<gan_runtime::ImageBatch> {
+        Ok(match labels_for(256) {
+            Some(l) => g.generate_labeled(SEED, 0, &l)?,
+            None => g.generate(SEED, 0, 256)?,
+        })
+    };
+    let reference = sample(&Generator::load(fp32)?)?;
+    let fp32_size = std::fs::metadata(fp32)?.len() as f64;
+    println!(
+        " {:<16} {:>8} {:>6} {:>5} {:>7} {:>11} {:>9} {:>13}",
+        "model", "size MB", "x fp32", "batch", "threads", "img/s", "speed-up", "spread"
+    );
+    let mut errors = Vec::new();
+    for (_, path) in variants {
+        let out = sample(&Generator::load(path)?)?;
+        let n = out.data().len() as f64;
+        let err = out
+            .data()
+            .iter()
+            .zip(reference.data())
+            .map(|(a, b)| (a - b).abs() as f64)
+            .sum::<f64>()
+            / n;
+        errors.push((std::fs::metadata(path)?.len() as f64, err));
+    }
+    for &threads in &THREADS {
+        for &batch in &RUNTIME_BATCHES {
+            let z = latent_batch(SEED, 0, batch, contract.latent_dim);
+            let labels = labels_for(batch);
+            let gens = variants
                 .iter()
-                .zip(reference.data())
-                .map(|(a, b)| (a - b).abs() as f64)
-                .sum::<f64>()
-                / n
-        };
-        for &threads in &THREADS {
-            for &batch in &RUNTIME_BATCHES {
-                let g = Generator::builder(path)
-                    .threads(threads)
-                    .batch(batch)
-                    .max_sessions(1)
-                    .load()?;
-                let z = latent_batch(SEED, 0, batch, LATENT_DIM);
-                g.run_latents(&z, None)?;
-                let mut best = f64::MAX;
-                for _ in 0..ROUNDS {
-                    best = best.min(time_round(ROUND_SECONDS, |_| {
-                        black_box(g.run_latents(&z, None)?);
+                .map(|(_, p)| {
+                    let g = Generator::builder(p)
+                        .threads(threads)
+                        .batch(batch)
+                        .max_sessions(1)
+                        .load()?;
+                    g.run_latents(&z, labels.as_deref())?;
+                    Ok(g)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            // secs[v][r]: variant v's time per call in round r.
+            let mut secs = vec![Vec::with_capacity(ROUNDS); gens.len()];
+            for _ in 0..ROUNDS {
+                for (v, g) in gens.iter().enumerate() {
+                    secs[v].push(time_round(ROUND_SECONDS, |_| {
+                        black_box(g.run_latents(&z, labels.as_deref())?);
                         Ok(())
                     })?);
                 }
-                let ips = batch as f64 / best;
-                let base = *speed.entry((batch, threads)).or_insert(ips);
+            }
+            for (v, (name, _)) in variants.iter().enumerate() {
+                let mut ratios: Vec<f64> = (0..ROUNDS).map(|r| secs[0][r] / secs[v][r]).collect();
+                ratios.sort_by(f64::total_cmp);
+                let mut own = secs[v].clone();
+                own.sort_by(f64::total_cmp);
                 println!(
-                    " {:<16} {:>8.2} {:>6.2} {:>5} {:>7} {:>11.0} {:>7.2}x",
+                    " {:<16} {:>8.2} {:>6.2} {:>5} {:>7} {:>11.0} {:>8.2}x {:>5.2}-{:.2}x",
                     name,
-                    size / 1e6,
-                    size / fp32_size,
+                    errors[v].0 / 1e6,
+                    errors[v].0 / fp32_size,
                     batch,
                     threads,
-                    ips,
-                    ips / base
+                    batch as f64 / own[ROUNDS / 2],
+                    ratios[ROUNDS / 2],
+                    ratios[0],
+                    ratios[ROUNDS - 1]
                 );
             }
         }
+    }
+    for ((name, _), (_, err)) in variants.iter().zip(&errors).skip(1) {
         println!(" {name:<16} mean abs error vs fp32 on 256 samples: {err:.4}");
     }
     Ok(())
